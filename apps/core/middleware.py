@@ -1,0 +1,117 @@
+"""Request plumbing (CONTRACT 4): request ids, timing, the access log, the body limit, and the
+error envelope for failures that happen outside DRF's views."""
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from apps.core.envelope import error_envelope
+from apps.core.logging import request_id_var, user_id_var
+
+access_logger = logging.getLogger("tanka.access")
+error_logger = logging.getLogger("tanka.errors")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def clean_request_id(value: str | None) -> str:
+    """The caller's id when it is safe to echo and log, else a fresh UUID4."""
+    if value and _REQUEST_ID.match(value):
+        return value
+    return str(uuid.uuid4())
+
+
+class RequestContextMiddleware:
+    """Outermost: gives the request its id, times it, and writes its one access-log line."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        request_id = clean_request_id(request.headers.get("X-Request-ID"))
+        request.request_id = request_id
+        id_token = request_id_var.set(request_id)
+        user_token = user_id_var.set("-")
+        try:
+            response = self.get_response(request)
+            elapsed = time.perf_counter() - started
+            response["X-Request-ID"] = request_id
+            response["X-Process-Time"] = f"{elapsed:.6f}"
+            user = getattr(request, "user", None)
+            user_id = str(user.pk) if user is not None and user.is_authenticated else "-"
+            access_logger.info(
+                "%s %s %s %.1fms user=%s",
+                request.method,
+                request.path,
+                response.status_code,
+                elapsed * 1000,
+                user_id,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "user_id": user_id,
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(id_token)
+            user_id_var.reset(user_token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a body over `MAX_REQUEST_BODY_BYTES` before anything reads it.
+
+    DRF's parsers read the stream directly, so Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check
+    (done only by `request.body`) never fires for JSON bodies.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BODY_BYTES:
+            return JsonResponse(
+                error_envelope(
+                    "PAYLOAD_TOO_LARGE",
+                    f"The request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes.",
+                ),
+                status=413,
+            )
+        return self.get_response(request)
+
+
+class ApiErrorMiddleware:
+    """Innermost: an exception that escapes a non-DRF view under `/api/` still gets the
+    error envelope (DRF views have their own handler)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_path(request.path):
+            return None
+        error_logger.error("unhandled exception on %s", request.path, exc_info=exception)
+        return JsonResponse(
+            error_envelope("INTERNAL_ERROR", "An internal error occurred."), status=500
+        )

@@ -1,0 +1,32 @@
+"""Success answers wear `{success, data}`; lists add `meta` (CONTRACT 2)."""
+
+import pytest
+
+pytestmark = pytest.mark.urls("apps.core.tests.urls")
+
+
+def test_object_is_enveloped_without_meta(api_client):
+    body = api_client.get("/api/v1/info").json()
+    assert body["success"] is True
+    assert "meta" not in body
+    assert body["data"]["api_version"] == "1.0.0"
+
+
+def test_created_object_is_in_data(api_client):
+    response = api_client.post("/api/v1/test/echo", {"name": "kit"}, format="json")
+    assert response.status_code == 201
+    assert response.json() == {"success": True, "data": {"name": "kit"}}
+
+
+def test_no_content_has_no_body(api_client):
+    response = api_client.delete("/api/v1/test/echo")
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+def test_browsers_get_the_browsable_api(api_client):
+    response = api_client.get("/api/v1/info", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"api_version" in response.content
+    assert b"Log in" in response.content

@@ -1,0 +1,138 @@
+"""Every failure under /api/ wears the error envelope (CONTRACT 3)."""
+
+import json
+import logging
+
+import pytest
+
+pytestmark = pytest.mark.urls("apps.core.tests.urls")
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["success"] is False
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["details"], list)
+    assert body["error"]["request_id"] == response["X-Request-ID"]
+    return body["error"]
+
+
+def test_unknown_api_path_is_enveloped_404(api_client):
+    assert_error(api_client.get("/api/v1/no-such-thing"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+def test_unknown_api_path_is_404_for_every_method(api_client, method):
+    assert_error(getattr(api_client, method)("/api/v2/anything/"), 404, "NOT_FOUND")
+
+
+def test_unknown_api_path_is_404_json_even_in_debug(api_client, settings):
+    settings.DEBUG = True
+    assert_error(api_client.get("/api/v1/missing", HTTP_ACCEPT="text/html"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_405(api_client):
+    assert_error(api_client.delete("/api/v1/info"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_invalid_json_is_parse_error(api_client):
+    response = api_client.post(
+        "/api/v1/test/echo", data="{not json", content_type="application/json"
+    )
+    assert_error(response, 400, "PARSE_ERROR")
+
+
+def test_json_that_is_not_an_object_is_a_validation_error_not_a_crash(api_client):
+    response = api_client.post("/api/v1/test/echo", data="[1, 2]", content_type="application/json")
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert error["details"]
+
+
+def test_form_body_is_unsupported_media_type(api_client):
+    response = api_client.post(
+        "/api/v1/test/echo", data="name=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_body_over_the_limit_is_413(api_client, settings):
+    settings.MAX_REQUEST_BODY_BYTES = 1000
+    body = json.dumps({"name": "x" * 2000})
+    response = api_client.post("/api/v1/test/echo", data=body, content_type="application/json")
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_body_at_the_limit_is_accepted(api_client, settings):
+    body = json.dumps({"name": "ok"})
+    settings.MAX_REQUEST_BODY_BYTES = len(body)
+    response = api_client.post("/api/v1/test/echo", data=body, content_type="application/json")
+    assert response.status_code == 201
+
+
+def test_validation_error_names_each_field_with_dotted_paths(api_client):
+    response = api_client.post(
+        "/api/v1/test/echo",
+        {"name": "far too long a name", "tags": ["ok", "toolong"], "meta": {"source": "x"}},
+        format="json",
+    )
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    fields = {detail["field"] for detail in error["details"]}
+    assert fields == {"name", "tags.1", "meta.source"}
+    assert error["message"].startswith("name: ")
+
+
+def test_missing_field_says_it_is_required(api_client):
+    error = assert_error(
+        api_client.post("/api/v1/test/echo", {}, format="json"), 400, "VALIDATION_ERROR"
+    )
+    assert error["details"] == [{"field": "name", "message": "This field is required."}]
+
+
+def test_crashing_view_is_internal_error_without_traceback(api_client, caplog):
+    with caplog.at_level(logging.ERROR, logger="tanka.errors"):
+        response = api_client.get("/api/v1/test/crash")
+    error = assert_error(response, 500, "INTERNAL_ERROR")
+    raw = response.content.decode()
+    assert "secret" not in raw and "Traceback" not in raw and "RuntimeError" not in raw
+    assert error["message"] == "An internal error occurred."
+    assert any(record.exc_info for record in caplog.records), "the traceback goes to the log"
+
+
+def test_crashing_plain_django_view_is_enveloped_too(api_client):
+    response = api_client.get("/api/v1/test/django-crash")
+    assert_error(response, 500, "INTERNAL_ERROR")
+    assert "secret" not in response.content.decode()
+
+
+def test_authentication_required_is_401_with_bearer_challenge(api_client):
+    response = api_client.get("/api/v1/test/private")
+    assert_error(response, 401, "NOT_AUTHENTICATED")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_errors_are_json_even_for_browsers(api_client):
+    response = api_client.get("/api/v1/test/private", HTTP_ACCEPT="text/html")
+    assert_error(response, 401, "NOT_AUTHENTICATED")
+
+
+def test_database_outage_is_service_unavailable(api_client, monkeypatch):
+    from django.db import OperationalError
+
+    from apps.core.tests import urls
+
+    def down(self, request):
+        raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr(urls.Crash, "get", down)
+    response = api_client.get("/api/v1/test/crash")
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert "Connection refused" not in response.content.decode()
+
+
+def test_unknown_accept_falls_back_to_json(api_client):
+    response = api_client.get("/api/v1/info", HTTP_ACCEPT="application/xml")
+    assert response.status_code == 200
+    assert response.json()["success"] is True

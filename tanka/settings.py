@@ -1,0 +1,366 @@
+"""Tanka Core API settings: one module, every value from the environment.
+
+A `.env` file beside `manage.py` is read when present. A bad value stops start-up with a
+message naming the variable (django-environ raises ImproperlyConfigured), and production
+refuses the development secrets.
+"""
+
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Local state: the SQLite file, the embedded Redis data, collected static files.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+API_VERSION = "1.0.0"
+
+ENVIRONMENT = env.str("ENVIRONMENT", default="development")
+if ENVIRONMENT not in ("development", "staging", "production"):
+    raise ImproperlyConfigured(
+        f"ENVIRONMENT must be development, staging or production, not {ENVIRONMENT!r}"
+    )
+IS_PRODUCTION = ENVIRONMENT == "production"
+DEBUG = env.bool("DEBUG", default=ENVIRONMENT == "development")
+
+_DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789abcdef"
+_DEV_JWT_SECRET_KEY = "dev-only-jwt-secret-key-never-use-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
+JWT_SECRET_KEY = env.str("JWT_SECRET_KEY", default=_DEV_JWT_SECRET_KEY)
+
+
+def _require_strong_secret(name: str, value: str, dev_default: str, min_length: int) -> None:
+    """Stop a production start-up on a missing, development or short secret."""
+    if value == dev_default or not value:
+        raise ImproperlyConfigured(f"{name} must be set in production")
+    if len(value) < min_length or len(set(value)) < 5:
+        raise ImproperlyConfigured(
+            f"{name} is too weak: use at least {min_length} random characters"
+        )
+
+
+if IS_PRODUCTION:
+    _require_strong_secret("SECRET_KEY", SECRET_KEY, _DEV_SECRET_KEY, 50)
+    _require_strong_secret("JWT_SECRET_KEY", JWT_SECRET_KEY, _DEV_JWT_SECRET_KEY, 32)
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be false in production")
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=[] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
+)
+if IS_PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_rq",
+    "apps.core",
+    "apps.users",
+    "apps.health",
+    "apps.jobs",
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "apps.core.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.middleware.ApiErrorMiddleware",
+]
+
+ROOT_URLCONF = "tanka.urls"
+WSGI_APPLICATION = "tanka.wsgi.application"
+ASGI_APPLICATION = "tanka.asgi.application"
+# Every route matches with and without its trailing slash, so nothing redirects.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tanka.sqlite3'}")
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker write to one file: WAL lets readers run beside a
+    # writer, IMMEDIATE takes the write lock up front (no deadlocked upgrades), and the
+    # busy timeout makes a second writer wait instead of failing with "database is locked".
+    _db["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"].setdefault("connect_timeout", 5)
+    # A psycopg pool holds threads and sockets that must never cross a fork, so the RQ
+    # worker (which forks a child per job) runs without it.
+    if DATABASE_POOL_SIZE > 0 and "rqworker" not in sys.argv:
+        _db["CONN_MAX_AGE"] = 0
+        _db["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": 5,
+        }
+    else:
+        _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        _db["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "users.User"
+
+# --- Redis: RQ queues on one db, the cache on another (cache.clear() is FLUSHDB) -------------
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_QUEUE_DB = env.int("REDIS_QUEUE_DB", default=0)
+REDIS_CACHE_DB = env.int("REDIS_CACHE_DB", default=1)
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+
+
+def redis_url_for_db(url: str, db: int) -> str:
+    """Return `url` pointing at database `db`, whatever database it named."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("db="))
+        return urlunsplit(parts._replace(query="&".join(filter(None, [query, f"db={db}"]))))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+REDIS_QUEUE_URL = redis_url_for_db(REDIS_URL, REDIS_QUEUE_DB)
+REDIS_CACHE_URL = redis_url_for_db(REDIS_URL, REDIS_CACHE_DB)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "KEY_PREFIX": "tanka",
+        "TIMEOUT": env.int("CACHE_TTL", default=300),
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            # An outage is a logged miss, never an error.
+            "IGNORE_EXCEPTIONS": True,
+            "LOG_IGNORED_EXCEPTIONS": True,
+        },
+    }
+}
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "tanka.cache"
+
+RQ_DEFAULT_TIMEOUT = env.int("RQ_DEFAULT_TIMEOUT", default=300)
+_rq_queue = {
+    "URL": REDIS_QUEUE_URL,
+    "DEFAULT_TIMEOUT": RQ_DEFAULT_TIMEOUT,
+    "REDIS_CLIENT_KWARGS": {"socket_connect_timeout": 2, "health_check_interval": 30},
+}
+RQ_QUEUES = {name: dict(_rq_queue) for name in ("high_priority", "default", "low_priority")}
+RQ_SHOW_ADMIN_LINK = True
+RQ = {"WORKER_CLASS": "apps.jobs.worker.TankaWorker"}
+# An idle worker heartbeats every RQ_WORKER_TTL - 15 s; /health counts a worker as gone when
+# its last heartbeat is older than RQ_WORKER_HEARTBEAT_WINDOW.
+RQ_WORKER_TTL = env.int("RQ_WORKER_TTL", default=30)
+RQ_WORKER_HEARTBEAT_WINDOW = env.int("RQ_WORKER_HEARTBEAT_WINDOW", default=RQ_WORKER_TTL + 15)
+
+# --- Auth -----------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+# --- HTTP -----------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Outside production, whitenoise serves straight from the apps, without collectstatic.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS", default=["http://localhost:3000"])
+CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "user-agent",
+    "x-csrftoken",
+    "x-requested-with",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = [
+    "X-Request-ID",
+    "X-Process-Time",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "Retry-After",
+    "X-Cache",
+]
+
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- REST framework -------------------------------------------------------------------
+
+DEFAULT_PAGE_SIZE = env.int("DEFAULT_PAGE_SIZE", default=20)
+MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=100)
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "apps.core.renderers.EnvelopeJSONRenderer",
+        "apps.core.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.JSONFallbackNegotiation",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.EnvelopePagination",
+    "PAGE_SIZE": DEFAULT_PAGE_SIZE,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "apps.core.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.EnvelopeAutoSchema",
+    "NUM_PROXIES": NUM_PROXIES,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tanka Core API",
+    "DESCRIPTION": (
+        "The REST foundation of Tanka, an AI messenger that remembers. Every answer under "
+        "`/api/v1/` is enveloped: `{success, data}` (plus `meta` on lists) or "
+        "`{success: false, error}`."
+    ),
+    "VERSION": API_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["apps.core.schema_hooks.strip_trailing_slashes"],
+    "ENUM_NAME_OVERRIDES": {"ConnectionStateEnum": "apps.health.serializers.STATES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
+}
+
+# --- Logging --------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "apps.core.logging.RequestContextFilter"}},
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        "rq.worker": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}
+
+# What /api/v1/info reports; each feature is listed once it works end to end.
+FEATURES_ENABLED = ["health", "openapi_docs", "request_tracing", "cors", "pagination"]

@@ -1,0 +1,35 @@
+"""Routes. Every pattern accepts an optional trailing slash (`/?$`), so no path redirects."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+
+from apps.core.views import ApiNotFoundView
+from apps.health import views as health
+
+api_v1 = [
+    re_path(r"^openapi\.json/?$", SpectacularJSONAPIView.as_view(), name="schema"),
+    re_path(r"^info/?$", health.InfoView.as_view(), name="info"),
+]
+
+urlpatterns = [
+    re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
+    re_path(r"^health/live/?$", health.LiveView.as_view(), name="health-live"),
+    re_path(r"^health/ready/?$", health.ReadyView.as_view(), name="health-ready"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/v1/", include(api_v1)),
+    re_path(r"^api/.*$", ApiNotFoundView.as_view()),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/django-rq/", include("django_rq.urls")),
+    re_path(r"^admin$", RedirectView.as_view(url="/admin/", permanent=True)),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "apps.core.views.handler404"
+handler500 = "apps.core.views.handler500"
