@@ -69,7 +69,7 @@ class EnvelopePagination(BasePagination):
             "type": "object",
             "required": ["success", "data", "meta"],
             "properties": {
-                "success": {"type": "boolean", "enum": [True]},
+                "success": {"type": "boolean", "description": "Always true."},
                 "data": schema,
                 "meta": {"$ref": "#/components/schemas/PageMeta"},
             },

@@ -15,7 +15,7 @@ ERROR_ENVELOPE = {
     "type": "object",
     "required": ["success", "error"],
     "properties": {
-        "success": {"type": "boolean", "enum": [False]},
+        "success": {"type": "boolean", "description": "Always false."},
         "error": {
             "type": "object",
             "required": ["code", "message", "details", "request_id"],
@@ -96,7 +96,7 @@ class EnvelopeAutoSchema(AutoSchema):
                 "type": "object",
                 "required": ["success", "data"],
                 "properties": {
-                    "success": {"type": "boolean", "enum": [True]},
+                    "success": {"type": "boolean", "description": "Always true."},
                     "data": media["schema"],
                 },
             }
