@@ -49,4 +49,3 @@ def test_swagger_ui_renders_operations(chromium, live_server, tmp_path):
     assert "opblock" in dom, "Swagger UI rendered no operations"
     assert "/api/v1/info" in dom
     assert "/health" in dom
-
