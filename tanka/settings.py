@@ -163,7 +163,7 @@ def redis_url_for_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     if parts.scheme == "unix":
         query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("db="))
-        return urlunsplit(parts._replace(query="&".join(filter(None, [query, f"db={db}"]))))
+        return f"unix://{parts.path}?{'&'.join(filter(None, [query, f'db={db}']))}"
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
