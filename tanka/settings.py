@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.users",
     "apps.health",
     "apps.jobs",
+    "apps.memories",
 ]
 
 MIDDLEWARE = [
@@ -364,3 +365,7 @@ LOGGING = {
 
 # What /api/v1/info reports; each feature is listed once it works end to end.
 FEATURES_ENABLED = ["health", "openapi_docs", "request_tracing", "cors", "pagination"]
+FEATURES_ENABLED += ["memories", "caching", "embeddings"]
+
+# Dotted path of the class that turns text into vectors (apps/memories/embeddings.py).
+EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="apps.memories.embeddings.HashingEmbedder")

@@ -1,0 +1,98 @@
+"""Read-through caching with exact, cheap invalidation.
+
+Every cached value lives under a namespace (for example one user's memories) whose current
+generation number is part of its key. A write bumps the generation with one atomic INCR, so
+every entry of that namespace is unreachable at once: no KEYS, no SCAN, no stale read for the
+writer. Old entries simply expire with their TTL.
+
+Redis errors never fail a request: the value is computed without the cache and the answer is
+marked BYPASS.
+"""
+
+import functools
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar
+
+import orjson
+from django.conf import settings
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("tanka.cache")
+
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cached(Generic[T]):
+    """A value and how it was obtained (HIT, MISS or BYPASS), for the `X-Cache` header."""
+
+    value: T
+    status: str
+
+
+def _client() -> Any:
+    return get_redis_connection("default")
+
+
+def _generation_key(namespace: str) -> str:
+    return f"tanka:gen:{namespace}"
+
+
+def invalidate(namespace: str) -> None:
+    """Make every cached entry of `namespace` unreachable. Call it on commit of a write."""
+    try:
+        _client().incr(_generation_key(namespace))
+    except RedisError as exc:
+        # The old entries stay reachable until their TTL once Redis is back; say so loudly.
+        logger.warning("cache invalidation of %s failed: %s", namespace, exc)
+
+
+def cache_key(prefix: str, namespace: str, generation: int, parts: tuple[Any, ...]) -> str:
+    digest = hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    return f"tanka:{prefix}:{namespace}:g{generation}:{digest.hexdigest()}"
+
+
+def cached(
+    prefix: str, namespace: Callable[..., str], ttl: int | None = None
+) -> Callable[[Callable[P, T]], Callable[P, Cached[T]]]:
+    """Cache a function's JSON-serialisable result.
+
+    `namespace(*args, **kwargs)` names the invalidation group (usually the owner); the key also
+    holds every argument, so two calls share an entry only when they would compute the same
+    value. The wrapped function returns `Cached(value, status)`.
+    """
+
+    def decorate(func: Callable[P, T]) -> Callable[P, Cached[T]]:
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Cached[T]:
+            space = namespace(*args, **kwargs)
+            try:
+                client = _client()
+                generation = int(client.get(_generation_key(space)) or 0)
+                key = cache_key(prefix, space, generation, (args, kwargs))
+                raw = client.get(key)
+            except RedisError as exc:
+                logger.warning("cache unavailable, reading through: %s", exc)
+                return Cached(func(*args, **kwargs), BYPASS)
+            if raw is not None:
+                return Cached(orjson.loads(raw), HIT)
+            value = func(*args, **kwargs)
+            try:
+                client.set(
+                    key, orjson.dumps(value), ex=ttl or settings.CACHES["default"]["TIMEOUT"]
+                )
+            except RedisError as exc:
+                logger.warning("cache write failed: %s", exc)
+                return Cached(value, BYPASS)
+            return Cached(value, MISS)
+
+        return wrapper
+
+    return decorate

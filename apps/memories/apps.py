@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MemoriesConfig(AppConfig):
+    name = "apps.memories"
+    label = "memories"
+    verbose_name = "Memories"

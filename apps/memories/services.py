@@ -1,0 +1,113 @@
+"""Writes of memories. Each runs in one transaction; its side effects (cache invalidation,
+the event, the embedding job) happen on commit, so a rolled-back write has none."""
+
+import functools
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from apps.core.cache import invalidate
+from apps.core.exceptions import ServiceUnavailableError
+from apps.core.pubsub import publish
+from apps.memories.embeddings import get_embedder, pack
+from apps.memories.models import EmbeddingStatus, Memory, MemoryType
+from apps.memories.selectors import cache_namespace
+
+logger = logging.getLogger(__name__)
+
+EDITABLE = ("content", "memory_type", "metadata", "tags")
+DEFAULTS: dict[str, Any] = {"memory_type": MemoryType.NOTE, "metadata": dict, "tags": list}
+
+
+def _announce(owner_id: Any, event: str, memory_id: Any) -> None:
+    invalidate(cache_namespace(owner_id))
+    publish(user_id=owner_id, event=event, object_id=memory_id)
+
+
+def _on_commit(memory: Memory, event: str) -> None:
+    transaction.on_commit(functools.partial(_announce, memory.owner_id, event, memory.pk))
+
+
+def _enqueue_embedding(memory: Memory) -> None:
+    from apps.jobs.engine import enqueue
+    from apps.memories.tasks import generate_embedding
+
+    try:
+        enqueue(generate_embedding, str(memory.pk), owner=memory.owner)
+    except ServiceUnavailableError:
+        # The memory is saved either way; its job row says why it did not run, and a retry of
+        # that job (API or admin) computes the embedding once Redis is back.
+        logger.warning("embedding of memory %s not queued: the queue is unavailable", memory.pk)
+
+
+@transaction.atomic
+def memory_create(
+    *,
+    owner: Any,
+    content: str,
+    memory_type: str = MemoryType.NOTE,
+    metadata: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+) -> Memory:
+    memory = Memory.objects.create(
+        owner=owner,
+        content=content,
+        memory_type=memory_type,
+        metadata=metadata or {},
+        tags=tags or [],
+    )
+    _on_commit(memory, "memory.created")
+    _enqueue_embedding(memory)
+    return memory
+
+
+@transaction.atomic
+def memory_update(*, memory: Memory, data: dict[str, Any], replace: bool = False) -> Memory:
+    """PATCH (`replace=False`) changes the given fields; PUT (`replace=True`) also resets the
+    optional fields it leaves out. A content change re-queues the embedding."""
+    changes = dict(data)
+    if replace:
+        for field, default in DEFAULTS.items():
+            changes.setdefault(field, default() if callable(default) else default)
+    content_changed = "content" in changes and changes["content"] != memory.content
+    for field in EDITABLE:
+        if field in changes:
+            setattr(memory, field, changes[field])
+    if content_changed:
+        memory.embedding = None
+        memory.embedding_status = EmbeddingStatus.PENDING
+    memory.save()
+    _on_commit(memory, "memory.updated")
+    if content_changed:
+        _enqueue_embedding(memory)
+    return memory
+
+
+@transaction.atomic
+def memory_delete(*, memory: Memory) -> None:
+    _on_commit(memory, "memory.deleted")
+    memory.delete()
+
+
+@transaction.atomic
+def memory_embed(*, memory_id: str) -> Memory | None:
+    """Compute and store a memory's embedding; None when the memory is gone meanwhile."""
+    memory = Memory.objects.select_for_update().filter(pk=memory_id).first()
+    if memory is None:
+        return None
+    memory.embedding = pack(get_embedder().embed(memory.content))
+    memory.embedding_status = EmbeddingStatus.READY
+    memory.save(update_fields=["embedding", "embedding_status"])
+    _on_commit(memory, "memory.updated")
+    return memory
+
+
+@transaction.atomic
+def memory_embedding_failed(*, memory_id: str) -> None:
+    updated = Memory.objects.filter(pk=memory_id).exclude(embedding_status=EmbeddingStatus.READY)
+    memory = updated.first()
+    if memory is not None:
+        memory.embedding_status = EmbeddingStatus.FAILED
+        memory.save(update_fields=["embedding_status"])
+        _on_commit(memory, "memory.updated")
