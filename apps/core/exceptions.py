@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from apps.core.envelope import error_envelope
+from apps.core.envelope import STATUS_CODES, error_envelope
 
 logger = logging.getLogger("tanka.errors")
 
@@ -74,19 +74,6 @@ _DRF_CODES: list[tuple[type[Exception], str]] = [
     (drf.Throttled, "RATE_LIMITED"),
 ]
 
-STATUS_CODES = {
-    400: "VALIDATION_ERROR",
-    401: "NOT_AUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-    503: "SERVICE_UNAVAILABLE",
-}
 
 _UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 

@@ -9,8 +9,7 @@ import orjson
 from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
 
-from apps.core.envelope import Envelope, error_envelope
-from apps.core.exceptions import STATUS_CODES
+from apps.core.envelope import STATUS_CODES, Envelope, error_envelope
 
 _fallback_encoder = JSONEncoder()
 
