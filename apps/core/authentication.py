@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -56,3 +57,10 @@ class BearerTokenAuthentication(JWTAuthentication):
             request, principal=result[0] if result else _session_user(request)
         )
         return result
+
+
+class BearerTokenScheme(SimpleJWTScheme):
+    """Documents `BearerTokenAuthentication` in the OpenAPI schema as HTTP bearer (JWT)."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"

@@ -4,7 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -40,9 +40,14 @@ def _auth_result(user: User, pair: services.TokenPair) -> dict[str, Any]:
     return {"user": UserSerializer(user).data, **asdict(pair)}
 
 
-class PublicAuthView(APIView):
-    """No credentials are read here: a stale token must not stop a client from logging in."""
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        response={"$ref": "#/components/schemas/ErrorEnvelope"}, description=description
+    )
 
+
+class PublicAuthView(APIView):
+    # No credentials are read here: a stale token must not stop a client from logging in.
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
@@ -54,7 +59,10 @@ class RegisterView(PublicAuthView):
     @extend_schema(
         tags=["auth"],
         request=RegisterSerializer,
-        responses={201: AuthResultSerializer},
+        responses={
+            201: AuthResultSerializer,
+            409: _error("An account with this email already exists (`CONFLICT`)"),
+        },
         summary="Create an account and log in",
     )
     def post(self, request: Request) -> Response:
@@ -70,7 +78,10 @@ class LoginView(PublicAuthView):
     @extend_schema(
         tags=["auth"],
         request=LoginSerializer,
-        responses={200: AuthResultSerializer},
+        responses={
+            200: AuthResultSerializer,
+            401: _error("Wrong email or password, or an inactive account (`INVALID_CREDENTIALS`)"),
+        },
         summary="Exchange email and password for tokens",
     )
     def post(self, request: Request) -> Response:
@@ -86,7 +97,13 @@ class RefreshView(PublicAuthView):
     @extend_schema(
         tags=["auth"],
         request=RefreshTokenSerializer,
-        responses={200: TokenPairSerializer},
+        responses={
+            200: TokenPairSerializer,
+            401: _error(
+                "The refresh token is invalid, expired, not a refresh token, already used or "
+                "revoked, or its account is inactive (`INVALID_TOKEN`)"
+            ),
+        },
         summary="Exchange a refresh token for a new pair; the old one stops working",
     )
     def post(self, request: Request) -> Response:
@@ -160,6 +177,8 @@ class UserSearchView(generics.ListAPIView):
     pagination_class = UserSearchPagination
 
     def get_queryset(self) -> QuerySet[User]:
+        if getattr(self, "swagger_fake_view", False):
+            return User.objects.none()
         params = _validated(UserSearchParamsSerializer, self.request.query_params)
         return selectors.user_search(user=self.request.user, query=params["q"])
 
