@@ -17,6 +17,10 @@ def test_schema_is_valid_openapi(schema):
     validate(schema)
 
 
+def test_schema_stays_valid_when_served_again(api_client, schema):
+    validate(api_client.get("/api/v1/openapi.json").json())
+
+
 def test_schema_lists_the_auth_and_users_endpoints(schema):
     assert {
         "/api/v1/auth/register",
