@@ -1,8 +1,11 @@
 """`manage.py issue_token`: a working access token for trying the API by hand."""
 
 import io
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
@@ -58,3 +61,16 @@ def test_inactive_user_gets_no_token(user):
     user.save()
     with pytest.raises(CommandError, match="inactive"):
         issue("ann@example.com")
+
+
+def test_command_starts_in_a_fresh_process():
+    """Import order differs from the test run's; the command must load on its own."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "issue_token", "--help"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--create" in result.stdout
