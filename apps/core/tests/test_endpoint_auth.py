@@ -80,3 +80,15 @@ def test_public_endpoint_answers_anonymous_callers(settings, path):
     for method in ("get", "post"):
         response = getattr(client, method)(f"/{API_PREFIX}{path}", {}, format="json")
         assert response.status_code != 401, (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("path", PRIVATE)
+def test_cors_preflight_needs_no_credentials(path):
+    response = APIClient().options(
+        f"/{API_PREFIX}{path}",
+        HTTP_ORIGIN="http://localhost:3000",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type",
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"

@@ -1,6 +1,7 @@
 """Register, login, refresh and logout (CONTRACT 1, 3)."""
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import identify_hasher
 
 from apps.users.models import Preferences, User
@@ -25,7 +26,7 @@ def fields_of(error: dict) -> set:
 def assert_token_answer(data: dict) -> None:
     assert data["token_type"] == "bearer"
     assert data["access_token"] and data["refresh_token"]
-    assert data["expires_in"] == 60 * 60
+    assert data["expires_in"] == settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60
 
 
 def register(client, **body):
