@@ -48,8 +48,9 @@ class RateThrottle(SimpleRateThrottle):
         return user if user is not None and user.is_authenticated else None
 
     def identity(self, request: Request, view: Any) -> str | None:
-        """Whose counter this request bumps; None when this throttle does not apply."""
-        raise NotImplementedError
+        """Whose counter this request bumps (the client IP unless a subclass says otherwise);
+        None when this throttle does not apply."""
+        return client_ip(self, request)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         ident = self.identity(request, view)
@@ -118,7 +119,7 @@ class AnonRateThrottle(RateThrottle):
     def identity(self, request: Request, view: Any) -> str | None:
         if self.principal(request) is not None:
             return None
-        return client_ip(self, request)
+        return super().identity(request, view)
 
 
 class UserRateThrottle(RateThrottle):
@@ -153,9 +154,6 @@ class RegisterRateThrottle(RateThrottle):
     scope = "register"
     setting = "RATE_LIMIT_REGISTER_PER_MINUTE"
 
-    def identity(self, request: Request, view: Any) -> str | None:
-        return client_ip(self, request)
-
 
 class JobsRateThrottle(RateThrottle):
     """`RATE_LIMIT_JOBS_PER_MINUTE` per user for creating jobs. Use it beside the defaults:
@@ -166,7 +164,7 @@ class JobsRateThrottle(RateThrottle):
 
     def identity(self, request: Request, view: Any) -> str | None:
         user = self.principal(request)
-        return str(user.pk) if user is not None else client_ip(self, request)
+        return str(user.pk) if user is not None else super().identity(request, view)
 
 
 def throttle_before_authentication(request: Request, principal: Any) -> None:
