@@ -4,7 +4,6 @@ from typing import Any
 
 from apps.core.logging import request_id_var
 
-
 # The error code each status answers with when nothing more specific applies.
 STATUS_CODES = {
     400: "VALIDATION_ERROR",
