@@ -38,3 +38,57 @@ def redis_down(settings) -> None:
     settings.REDIS_QUEUE_URL = dead
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": dead}}
     settings.RQ_QUEUES = {name: {**conf, "URL": dead} for name, conf in settings.RQ_QUEUES.items()}
+
+
+USER_PASSWORD = "orchid-Lantern-42"
+
+
+@pytest.fixture(scope="session")
+def _password_hash() -> str:
+    """Argon2 is slow on purpose: hash the test password once per worker, not per user."""
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(USER_PASSWORD)
+
+
+def _make_user(email: str, password_hash: str, **fields):
+    from apps.users.models import User
+
+    return User.objects.create(email=email, password=password_hash, **fields)
+
+
+@pytest.fixture
+def user(db, _password_hash):
+    """An active account whose password is USER_PASSWORD."""
+    return _make_user("ann@example.com", _password_hash, display_name="Ann")
+
+
+@pytest.fixture
+def other_user(db, _password_hash):
+    return _make_user("bob@example.com", _password_hash, display_name="Bob")
+
+
+def _bearer_client(user) -> APIClient:
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)`: an API client that sends a fresh access token of `user`."""
+    return _bearer_client
+
+
+@pytest.fixture
+def auth_client(user) -> APIClient:
+    """An API client authenticated as `user` with a bearer token."""
+    return _bearer_client(user)
+
+
+@pytest.fixture
+def user_password() -> str:
+    """The password of `user` and `other_user`."""
+    return USER_PASSWORD

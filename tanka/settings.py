@@ -5,7 +5,9 @@ message naming the variable (django-environ raises ImproperlyConfigured), and pr
 refuses the development secrets.
 """
 
+import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -92,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.ApiErrorMiddleware",
+    "apps.core.throttles.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "tanka.urls"
@@ -218,6 +222,53 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
+# Bearer tokens are signed with JWT_SECRET_KEY, never SECRET_KEY, so rotating one leaves the
+# other's sessions or tokens alone.
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="HS256")
+if JWT_ALGORITHM not in ("HS256", "HS384", "HS512"):
+    raise ImproperlyConfigured(
+        f"JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens are signed with JWT_SECRET_KEY), "
+        f"not {JWT_ALGORITHM!r}"
+    )
+ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
+REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
+if ACCESS_TOKEN_EXPIRE_MINUTES < 1 or REFRESH_TOKEN_EXPIRE_DAYS < 1:
+    raise ImproperlyConfigured(
+        "ACCESS_TOKEN_EXPIRE_MINUTES and REFRESH_TOKEN_EXPIRE_DAYS must be at least 1"
+    )
+SIMPLE_JWT = {
+    "ALGORITHM": JWT_ALGORITHM,
+    "SIGNING_KEY": JWT_SECRET_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_EXPIRE_DAYS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    # A password change (or reset) revokes every token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
+}
+
+# The language tags a user may choose in their preferences (BCP 47).
+LANGUAGES = [
+    (tag, tag)
+    for tag in env.list(
+        "LANGUAGES",
+        default=["en", "en-US", "zh-CN", "zh-TW", "ja", "ko", "es", "fr", "de", "pt-BR"],
+    )
+]
+for _tag, _ in LANGUAGES:
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", _tag):
+        raise ImproperlyConfigured(f"LANGUAGES: {_tag!r} is not a BCP 47 language tag")
+
+# Requests per minute (CONTRACT 4b); 0 turns a limit off.
+RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=60)
+RATE_LIMIT_ANON_PER_MINUTE = env.int("RATE_LIMIT_ANON_PER_MINUTE", default=60)
+RATE_LIMIT_LOGIN_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_PER_MINUTE", default=10)
+RATE_LIMIT_REGISTER_PER_MINUTE = env.int("RATE_LIMIT_REGISTER_PER_MINUTE", default=20)
+RATE_LIMIT_JOBS_PER_MINUTE = env.int("RATE_LIMIT_JOBS_PER_MINUTE", default=30)
+
 # --- HTTP -----------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -293,7 +344,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.JSONFallbackNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: DRF takes the WWW-Authenticate challenge from the first class.
+        "apps.core.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.core.throttles.AnonRateThrottle",
+        "apps.core.throttles.UserRateThrottle",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.EnvelopePagination",
@@ -365,7 +422,11 @@ LOGGING = {
 
 # What /api/v1/info reports; each feature is listed once it works end to end.
 FEATURES_ENABLED = ["health", "openapi_docs", "request_tracing", "cors", "pagination"]
+<<<<<<< HEAD
 FEATURES_ENABLED += ["memories", "caching", "embeddings"]
 
 # Dotted path of the class that turns text into vectors (apps/memories/embeddings.py).
 EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="apps.memories.embeddings.HashingEmbedder")
+=======
+FEATURES_ENABLED += ["auth", "users", "rate_limiting"]
+>>>>>>> main

@@ -12,9 +12,14 @@ from drf_spectacular.views import (
 from apps.core.views import ApiNotFoundView
 from apps.health import views as health
 
+# The docs and the schema are never throttled and read no credentials (a stale token in
+# Swagger UI must not hide the schema).
+DOCS = {"throttle_classes": [], "authentication_classes": []}
+
 api_v1 = [
-    re_path(r"^openapi\.json/?$", SpectacularJSONAPIView.as_view(), name="schema"),
+    re_path(r"^openapi\.json/?$", SpectacularJSONAPIView.as_view(**DOCS), name="schema"),
     re_path(r"^info/?$", health.InfoView.as_view(), name="info"),
+    path("", include("apps.users.urls")),
     path("", include("apps.memories.urls")),
 ]
 
@@ -22,8 +27,8 @@ urlpatterns = [
     re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
     re_path(r"^health/live/?$", health.LiveView.as_view(), name="health-live"),
     re_path(r"^health/ready/?$", health.ReadyView.as_view(), name="health-ready"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema", **DOCS), name="docs"),
+    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema", **DOCS), name="redoc"),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/.*$", ApiNotFoundView.as_view()),
     path("api-auth/", include("rest_framework.urls")),

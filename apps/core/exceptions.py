@@ -111,7 +111,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes the error envelope."""
     if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(error_envelope(exc.code, exc.message, exc.details), status=exc.status_code)
+        # A 401 always names the scheme that would work (RFC 9110).
+        headers = {"WWW-Authenticate": 'Bearer realm="api"'} if exc.status_code == 401 else None
+        return Response(
+            error_envelope(exc.code, exc.message, exc.details),
+            status=exc.status_code,
+            headers=headers,
+        )
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -30,9 +30,10 @@ def _positive_int(request: Request, name: str) -> int | None:
 
 
 def page_params(
-    request: Request, default_size: int | None = None, max_size: int | None = None
+    request: Request, *, default_size: int | None = None, max_size: int | None = None
 ) -> tuple[int, int]:
-    """Validated `(page, per_page)` of a request; shared by the paginator and cache keys."""
+    """Validated `(page, per_page)` of a request; shared by the paginator and cache keys.
+    Sizes default to the DEFAULT_PAGE_SIZE and MAX_PAGE_SIZE settings."""
     page = _positive_int(request, "page") or 1
     per_page = _positive_int(request, "per_page")
     if per_page is None:
@@ -54,9 +55,9 @@ def page_meta(page: int, per_page: int, total: int) -> dict[str, int]:
 
 
 class EnvelopePagination(BasePagination):
-    # None: the DEFAULT_PAGE_SIZE / MAX_PAGE_SIZE settings.
-    default_size: int | None = None
-    max_size: int | None = None
+    # A list with its own sizes (search) sets these; None means the settings.
+    default_page_size: int | None = None
+    max_page_size: int | None = None
 
     def paginate_queryset(
         self, queryset: QuerySet | Sequence[Any], request: Request, view: Any = None
@@ -64,7 +65,9 @@ class EnvelopePagination(BasePagination):
         if isinstance(queryset, QuerySet) and not queryset.ordered:
             # An unordered queryset pages unpredictably: rows repeat or vanish between pages.
             raise ImproperlyConfigured(f"{view.__class__.__name__} paginates an unordered queryset")
-        page, per_page = page_params(request, self.default_size, self.max_size)
+        page, per_page = page_params(
+            request, default_size=self.default_page_size, max_size=self.max_page_size
+        )
         total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         self.meta = page_meta(page, per_page, total)
         offset = (page - 1) * per_page
@@ -101,8 +104,8 @@ class EnvelopePagination(BasePagination):
             param("page", "Page number, from 1. A page past the last is empty."),
             param(
                 "per_page",
-                f"Items per page (default {self.default_size or settings.DEFAULT_PAGE_SIZE}; "
-                f"larger values are clamped to {self.max_size or settings.MAX_PAGE_SIZE}).",
+                f"Items per page (default {self.default_page_size or settings.DEFAULT_PAGE_SIZE}; "
+                f"larger values are clamped to {self.max_page_size or settings.MAX_PAGE_SIZE}).",
             ),
             param("limit", "Alias of `per_page`."),
         ]

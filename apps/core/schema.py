@@ -5,6 +5,7 @@ each success body in `{success, data}` (lists get the paginator's `{success, dat
 documents the error envelope for every failure an operation can answer with.
 """
 
+import copy
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
@@ -66,8 +67,10 @@ _DESCRIPTIONS = {
 
 class EnvelopeAutoSchema(AutoSchema):
     def _register(self, name: str, schema: dict[str, Any]) -> dict[str, str]:
+        # A copy: the enum post-processing hook rewrites component schemas in place, which
+        # would corrupt the module-level template for the next schema generated.
         component = ResolvedComponent(
-            name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
+            name=name, type=ResolvedComponent.SCHEMA, schema=copy.deepcopy(schema), object=name
         )
         self.registry.register_on_missing(component)
         return component.ref

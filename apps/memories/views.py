@@ -18,8 +18,8 @@ from apps.memories.serializers import MemorySerializer, SimilarMemorySerializer
 class SimilarPagination(EnvelopePagination):
     """`?limit=5` by default, at most 50, over the ranked list."""
 
-    default_size = 5
-    max_size = 50
+    default_page_size = 5
+    max_page_size = 50
 
 
 def cache_header(response: Response, status: str) -> Response:

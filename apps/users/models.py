@@ -1,10 +1,14 @@
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from apps.core.models import BaseModel
 
 
 def normalize_email(email: str) -> str:
@@ -44,7 +48,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(max_length=254, unique=True)
     display_name = models.CharField(max_length=100, blank=True)
-    avatar_url = models.URLField(max_length=500, blank=True)
+    avatar_url = models.URLField(
+        max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
@@ -72,3 +78,32 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.display_name or self.first_name or self.email
+
+
+def default_language() -> str:
+    """The first configured language (`en` with the default list)."""
+    return settings.LANGUAGES[0][0]
+
+
+class Preferences(BaseModel):
+    """A user's settings for the apps. Every user has one: it is created with the account, and
+    on first read for accounts that predate it."""
+
+    class Theme(models.TextChoices):
+        LIGHT = "light"
+        DARK = "dark"
+        SYSTEM = "system"
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="preferences")
+    theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
+    # A BCP 47 tag from settings.LANGUAGES; checked on input, not by the table, so the list
+    # can change without a migration.
+    language = models.CharField(max_length=35, default=default_language)
+    email_notifications = models.BooleanField(default=True)
+    push_notifications = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"

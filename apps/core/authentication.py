@@ -1,0 +1,66 @@
+"""Bearer-token authentication (CONTRACT 1, 3): simplejwt access tokens, throttled first."""
+
+from typing import Any
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.tokens import Token
+
+from apps.core.throttles import throttle_before_authentication
+
+
+def _token_error(exc: exceptions.AuthenticationFailed) -> exceptions.AuthenticationFailed:
+    """simplejwt reports failures as nested dicts; the envelope wants one plain message
+    ("Token is expired", "Token has wrong type", "User is inactive", ...)."""
+    detail: Any = exc.detail
+    message = "The token is invalid."
+    if isinstance(detail, dict):
+        messages = detail.get("messages") or []
+        if messages and isinstance(messages[0], dict) and messages[0].get("message"):
+            message = str(messages[0]["message"])
+        elif detail.get("detail"):
+            message = str(detail["detail"])
+    elif detail:
+        message = str(detail)
+    return exceptions.AuthenticationFailed(message)
+
+
+def _session_user(request: Request) -> Any:
+    """The user Django's session middleware found, if any (DRF's SessionAuthentication
+    accepts the same user right after this class)."""
+    user = getattr(request._request, "user", None)
+    return user if user is not None and user.is_authenticated and user.is_active else None
+
+
+class BearerTokenAuthentication(JWTAuthentication):
+    """`Authorization: Bearer <access token>`, the scheme name in any case.
+
+    Tampered, expired, wrong-type, revoked (password changed) and inactive-user tokens are
+    refused with `AuthenticationFailed` (401 `INVALID_TOKEN`), but only after the view's
+    throttles have counted the request, so a client over its limit gets 429 first."""
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        parts = header.split()
+        if parts and parts[0].lower() == b"bearer":
+            parts[0] = b"Bearer"
+        return super().get_raw_token(b" ".join(parts))
+
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
+        try:
+            result = super().authenticate(request)
+        except exceptions.AuthenticationFailed as exc:
+            throttle_before_authentication(request, principal=None)
+            raise _token_error(exc) from exc
+        throttle_before_authentication(
+            request, principal=result[0] if result else _session_user(request)
+        )
+        return result
+
+
+class BearerTokenScheme(SimpleJWTScheme):
+    """Documents `BearerTokenAuthentication` in the OpenAPI schema as HTTP bearer (JWT)."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"

@@ -1,0 +1,207 @@
+"""Rate limits (CONTRACT 4b) on DRF's throttle hooks, counted in the django-redis cache.
+
+Each throttle reads its per-minute rate from a setting at request time, so operators,
+benchmarks and tests can change it. Counting is a window that opens at a client's first
+request and lasts one minute; the counter is a single atomic Redis INCR, so concurrent
+requests cannot slip past the limit the way DRF's read-modify-write history does.
+
+With Redis unreachable the cache swallows the error and returns nothing: the throttle then
+lets the request through rather than failing it or refusing it.
+
+A throttled request is refused before its credentials are checked: `BearerTokenAuthentication`
+calls `throttle_before_authentication` ahead of reporting a bad token, so a client over its
+limit gets 429 whatever token it sends.
+"""
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+_UNSET = object()
+
+
+class RateThrottle(SimpleRateThrottle):
+    """Base of every Tanka throttle: rate from `setting`, counted once per request."""
+
+    setting: str = ""
+    cache = cache
+
+    def get_rate(self) -> str | None:
+        per_minute = int(getattr(settings, self.setting))
+        return f"{per_minute}/min" if per_minute > 0 else None
+
+    def principal(self, request: Request) -> Any:
+        """The authenticated user this request counts against, or None for anonymous.
+
+        Before authentication has finished, the authenticator hands the principal over on the
+        request (reading `request.user` there would re-enter authentication)."""
+        principal = getattr(request, "_throttle_principal", _UNSET)
+        if principal is not _UNSET:
+            return principal
+        user = request.user
+        return user if user is not None and user.is_authenticated else None
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        """Whose counter this request bumps (the client IP unless a subclass says otherwise);
+        None when this throttle does not apply."""
+        return client_ip(self, request)
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        ident = self.identity(request, view)
+        return None if ident is None else f"throttle:{self.scope}:{ident}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        limits = _limits_of(request)
+        if self.scope in limits:
+            # Already counted earlier in this request, before authentication.
+            return True
+        limits[self.scope] = None
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        count = self._hit(key)
+        if count is None:
+            return True
+        allowed = count <= self.num_requests
+        limits[self.scope] = (self.num_requests, max(0, self.num_requests - count))
+        if not allowed:
+            ttl = self.cache.ttl(key) if hasattr(self.cache, "ttl") else None
+            self._wait = ttl if isinstance(ttl, int) and ttl > 0 else self.duration
+        return allowed
+
+    def _hit(self, key: str) -> int | None:
+        """Count one request in the window of `key`; None when the cache is unreachable."""
+        for _ in range(2):
+            try:
+                return self.cache.incr(key)
+            except ValueError:
+                # No open window: open one. When a concurrent request opened it first, `add`
+                # fails and the next `incr` counts against that window.
+                if self.cache.add(key, 1, timeout=self.duration):
+                    return 1
+        return None
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None)
+
+
+def _limits_of(request: Request | HttpRequest) -> dict[str, tuple[int, int] | None]:
+    """Per-scope (limit, remaining) of this request, kept on the Django request so the
+    header middleware sees it."""
+    django_request = getattr(request, "_request", request)
+    limits = getattr(django_request, "rate_limits", None)
+    if limits is None:
+        limits = {}
+        django_request.rate_limits = limits
+    return limits
+
+
+def client_ip(throttle: SimpleRateThrottle, request: Request) -> str:
+    """The socket's address, or the one `NUM_PROXIES` trusted proxies appended to
+    X-Forwarded-For; a client cannot choose its own."""
+    return throttle.get_ident(request) or "unknown"
+
+
+class AnonRateThrottle(RateThrottle):
+    """`RATE_LIMIT_ANON_PER_MINUTE` per client IP, for calls without valid credentials."""
+
+    scope = "anon"
+    setting = "RATE_LIMIT_ANON_PER_MINUTE"
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        if self.principal(request) is not None:
+            return None
+        return super().identity(request, view)
+
+
+class UserRateThrottle(RateThrottle):
+    """`RATE_LIMIT_PER_MINUTE` per authenticated user."""
+
+    scope = "user"
+    setting = "RATE_LIMIT_PER_MINUTE"
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        user = self.principal(request)
+        return None if user is None else str(user.pk)
+
+
+class LoginRateThrottle(RateThrottle):
+    """`RATE_LIMIT_LOGIN_PER_MINUTE` per client IP and email: slows password guessing on one
+    account without locking out others behind the same address."""
+
+    scope = "login"
+    setting = "RATE_LIMIT_LOGIN_PER_MINUTE"
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        data = request.data
+        email = data.get("email") if isinstance(data, dict) else None
+        email = email.strip().lower() if isinstance(email, str) else ""
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        return f"{client_ip(self, request)}:{digest}"
+
+
+class RegisterRateThrottle(RateThrottle):
+    """`RATE_LIMIT_REGISTER_PER_MINUTE` per client IP."""
+
+    scope = "register"
+    setting = "RATE_LIMIT_REGISTER_PER_MINUTE"
+
+
+class JobsRateThrottle(RateThrottle):
+    """`RATE_LIMIT_JOBS_PER_MINUTE` per user for creating jobs. Use it beside the defaults:
+    `throttle_classes = [AnonRateThrottle, UserRateThrottle, JobsRateThrottle]`."""
+
+    scope = "jobs"
+    setting = "RATE_LIMIT_JOBS_PER_MINUTE"
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        user = self.principal(request)
+        return str(user.pk) if user is not None else super().identity(request, view)
+
+
+def throttle_before_authentication(request: Request, principal: Any) -> None:
+    """Apply the view's Tanka throttles now, counting the request against `principal`
+    (a user, or None for the client IP); raises `Throttled` when over a limit.
+
+    DRF checks throttles only after authentication and permissions, so a client hammering
+    with bad or missing credentials would only ever see 401. Throttles counted here are not
+    counted again by DRF's own check later in the request."""
+    view = (request.parser_context or {}).get("view")
+    if view is None:
+        return
+    request._throttle_principal = principal
+    try:
+        waits = [
+            throttle.wait()
+            for throttle in view.get_throttles()
+            if isinstance(throttle, RateThrottle) and not throttle.allow_request(request, view)
+        ]
+    finally:
+        del request._throttle_principal
+    if waits:
+        view.throttled(request, max((w for w in waits if w is not None), default=None))
+
+
+class RateLimitHeadersMiddleware:
+    """Adds `X-RateLimit-Limit` and `X-RateLimit-Remaining` to every throttled response,
+    from the limit closest to refusing this client."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        counted = [value for value in getattr(request, "rate_limits", {}).values() if value]
+        if counted:
+            limit, remaining = min(counted, key=lambda value: (value[1], value[0]))
+            response["X-RateLimit-Limit"] = str(limit)
+            response["X-RateLimit-Remaining"] = str(remaining)
+        return response
