@@ -11,28 +11,18 @@ URL = "/api/v1/memories"
 
 
 @pytest.fixture
-def owner(django_user_model) -> Any:
-    return django_user_model.objects.create_user(email="owner@example.com", password="x")
+def owner(user) -> Any:
+    return user
 
 
 @pytest.fixture
-def stranger(django_user_model) -> Any:
-    return django_user_model.objects.create_user(email="stranger@example.com", password="x")
+def stranger(other_user) -> Any:
+    return other_user
 
 
 @pytest.fixture
-def client_for() -> Callable[[Any], APIClient]:
-    def make(user: Any) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def owner_client(client_for, owner) -> APIClient:
-    return client_for(owner)
+def owner_client(auth_client) -> APIClient:
+    return auth_client
 
 
 @pytest.fixture
