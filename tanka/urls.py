@@ -15,6 +15,7 @@ from apps.health import views as health
 api_v1 = [
     re_path(r"^openapi\.json/?$", SpectacularJSONAPIView.as_view(), name="schema"),
     re_path(r"^info/?$", health.InfoView.as_view(), name="info"),
+    path("", include("apps.jobs.urls")),
 ]
 
 urlpatterns = [

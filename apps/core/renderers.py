@@ -9,8 +9,9 @@ import orjson
 from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
 
+# The module, not its names: apps.core.exceptions imports DRF's views, which import us.
+from apps.core import exceptions
 from apps.core.envelope import Envelope, error_envelope
-from apps.core.exceptions import STATUS_CODES
 
 _fallback_encoder = JSONEncoder()
 
@@ -29,7 +30,7 @@ def envelope_for(data: Any, renderer_context: dict[str, Any] | None) -> Any:
     if isinstance(data, Envelope) or not getattr(view, "envelope", True):
         return data
     if response is not None and response.status_code >= 400:
-        code = STATUS_CODES.get(response.status_code, "INTERNAL_ERROR")
+        code = exceptions.STATUS_CODES.get(response.status_code, "INTERNAL_ERROR")
         message = data.get("detail", code) if isinstance(data, dict) else code
         return error_envelope(code, str(message), [])
     return {"success": True, "data": data}
