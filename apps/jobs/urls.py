@@ -3,7 +3,9 @@ from rest_framework.routers import SimpleRouter
 
 from apps.jobs.views import JobTestView, JobViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+# DRF turns any trailing_slash argument into "/"; the attribute takes the optional slash.
+router.trailing_slash = "/?"
 router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
