@@ -1,7 +1,5 @@
 """The jobs API (CONTRACT 1 and 6), owner-scoped."""
 
-import uuid
-
 import pytest
 from rq import Queue
 from rq.job import Job as RQJob
@@ -153,7 +151,7 @@ def test_another_users_job_is_not_found(owner_client, other_user):
     assert theirs.status == "failed"
 
 
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", "1234"])
+@pytest.mark.parametrize("job_id", ["8d0e8c1e-52c4-4a7e-9f3e-2b8f1f0c9a11", "not-a-uuid", "1234"])
 def test_unknown_or_malformed_job_ids_are_not_found(owner_client, job_id):
     assert owner_client.get(f"/api/v1/jobs/{job_id}").status_code == 404
 
