@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import sys
+import time
 from typing import Any
 
 from django.conf import settings
@@ -73,15 +74,15 @@ class TankaWorker(Worker):
     - A busy worker heartbeats at the pace `JOBS_WORKER_LOST_AFTER` needs, its job process
       dies with it, and an attempt whose process died is recorded on the Job row.
     - `--with-scheduler` runs `TankaScheduler`, and a worker takes over a dead scheduler
-      within one reconciliation period, busy or idle.
+      (once its lock expires) within one reconciliation period, busy or idle.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         ttl = kwargs.get("worker_ttl") or settings.RQ_WORKER_TTL
         kwargs["worker_ttl"] = min(ttl, settings.RQ_WORKER_TTL)
         kwargs.setdefault("job_monitoring_interval", reconcile.heartbeat_interval())
-        kwargs.setdefault("maintenance_interval", reconcile.reconcile_interval())
         super().__init__(*args, **kwargs)
+        self._scheduler_checked_at = 0.0
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         connections.close_all()
@@ -120,11 +121,28 @@ class TankaWorker(Worker):
             else:
                 self.scheduler.start()
 
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None and not self.is_horse:
+            self._keep_scheduler_alive()
+
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         super().maintain_heartbeats(job, execution)
-        # Idle workers restart a dead scheduler in their maintenance; busy ones do it here.
+        self._keep_scheduler_alive()
+
+    def _keep_scheduler_alive(self) -> None:
+        """Take over the scheduler (and with it the reconciliation) when its process died.
+
+        RQ only checks in its maintenance, every 10 minutes and only while idle; the
+        reconciliation's bound needs a check every period, busy or idle.
+        """
         scheduler = self.scheduler
-        if scheduler and not (scheduler._process and scheduler._process.is_alive()):
+        if not scheduler or time.monotonic() - self._scheduler_checked_at < (
+            reconcile.reconcile_interval()
+        ):
+            return
+        self._scheduler_checked_at = time.monotonic()
+        if not (scheduler._process and scheduler._process.is_alive()):
             scheduler.acquire_locks(auto_start=True)
 
     def handle_job_failure(

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from rq import Queue, Worker
 from rq.job import Job as RQJob
@@ -151,3 +152,14 @@ def test_only_one_pass_runs_per_period():
     connection = queue_redis()
     assert reconcile_if_due(connection) is not None
     assert reconcile_if_due(connection) is None
+
+
+def test_reconcile_jobs_command_runs_one_pass(queued, capsys):
+    row, rq_job = queued(test_tasks.adds, 1)
+    start_on(row, rq_job, "ghost-worker")
+
+    call_command("reconcile_jobs")
+
+    assert "retried 0, failed 1, queued again 0" in capsys.readouterr().out
+    row.refresh_from_db()
+    assert row.status == "failed"
