@@ -208,6 +208,12 @@ RQ = {"WORKER_CLASS": "apps.jobs.worker.TankaWorker"}
 # its last heartbeat is older than RQ_WORKER_HEARTBEAT_WINDOW.
 RQ_WORKER_TTL = env.int("RQ_WORKER_TTL", default=30)
 RQ_WORKER_HEARTBEAT_WINDOW = env.int("RQ_WORKER_HEARTBEAT_WINDOW", default=RQ_WORKER_TTL + 15)
+# The task engine (apps.jobs): a job whose worker died (killed, lost) is failed or retried
+# within this many seconds of the death, whatever the job's own time limit. Worker heartbeats,
+# the death verdict and the reconciliation period are derived from it (apps/jobs/reconcile.py).
+JOBS_WORKER_LOST_AFTER = env.int("JOBS_WORKER_LOST_AFTER", default=180)
+if JOBS_WORKER_LOST_AFTER < 6:
+    raise ImproperlyConfigured("JOBS_WORKER_LOST_AFTER must be at least 6 (seconds)")
 
 # --- Auth -----------------------------------------------------------------------------
 
@@ -422,11 +428,9 @@ LOGGING = {
 
 # What /api/v1/info reports; each feature is listed once it works end to end.
 FEATURES_ENABLED = ["health", "openapi_docs", "request_tracing", "cors", "pagination"]
-<<<<<<< HEAD
+FEATURES_ENABLED += ["auth", "users", "rate_limiting"]
+FEATURES_ENABLED += ["jobs", "events"]
 FEATURES_ENABLED += ["memories", "caching", "embeddings"]
 
 # Dotted path of the class that turns text into vectors (apps/memories/embeddings.py).
 EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="apps.memories.embeddings.HashingEmbedder")
-=======
-FEATURES_ENABLED += ["auth", "users", "rate_limiting"]
->>>>>>> main

@@ -20,6 +20,7 @@ api_v1 = [
     re_path(r"^openapi\.json/?$", SpectacularJSONAPIView.as_view(**DOCS), name="schema"),
     re_path(r"^info/?$", health.InfoView.as_view(), name="info"),
     path("", include("apps.users.urls")),
+    path("", include("apps.jobs.urls")),
     path("", include("apps.memories.urls")),
 ]
 

@@ -8,7 +8,6 @@ from typing import Any
 from django.db import transaction
 
 from apps.core.cache import invalidate
-from apps.core.exceptions import ServiceUnavailableError
 from apps.core.pubsub import publish
 from apps.memories.embeddings import get_embedder, pack
 from apps.memories.models import EmbeddingStatus, Memory, MemoryType
@@ -30,15 +29,22 @@ def _on_commit(memory: Memory, event: str) -> None:
 
 
 def _enqueue_embedding(memory: Memory) -> None:
+    """Queue the embedding job in the memory's transaction (so a crash cannot lose it). With
+    Redis down the memory is still saved: its job is `failed` with the reason, the memory's
+    embedding too, and a retry of the job (API or admin) computes it once Redis is back."""
     from apps.jobs.engine import enqueue
     from apps.memories.tasks import generate_embedding
 
-    try:
-        enqueue(generate_embedding, str(memory.pk), owner=memory.owner)
-    except ServiceUnavailableError:
-        # The memory is saved either way; its job row says why it did not run, and a retry of
-        # that job (API or admin) computes the embedding once Redis is back.
-        logger.warning("embedding of memory %s not queued: the queue is unavailable", memory.pk)
+    job = enqueue(generate_embedding, str(memory.pk), owner=memory.owner, robust=True)
+    transaction.on_commit(lambda: _fail_embedding_if_unqueued(job.pk, memory.pk), robust=True)
+
+
+def _fail_embedding_if_unqueued(job_id: Any, memory_id: Any) -> None:
+    from apps.jobs.models import Job, JobStatus
+
+    if Job.objects.filter(pk=job_id, status=JobStatus.FAILED).exists():
+        logger.warning("embedding of memory %s not queued: the queue is unavailable", memory_id)
+        memory_embedding_failed(memory_id=str(memory_id))
 
 
 @transaction.atomic

@@ -1,0 +1,56 @@
+"""Change events on the owner's pub/sub channel (CONTRACT 8)."""
+
+import json
+import uuid
+
+import pytest
+import redis
+from django.conf import settings
+
+from apps.core.pubsub import publish, publish_on_commit, user_channel
+
+
+@pytest.fixture
+def listener():
+    client = redis.Redis.from_url(settings.REDIS_QUEUE_URL)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    yield pubsub
+    pubsub.close()
+    client.close()
+
+
+def next_message(pubsub, timeout: float = 5):
+    message = pubsub.get_message(timeout=timeout)
+    return json.loads(message["data"]) if message else None
+
+
+def test_publish_sends_event_id_and_time_on_the_users_channel(listener):
+    user_id, object_id = uuid.uuid4(), uuid.uuid4()
+    listener.subscribe(user_channel(user_id))
+    listener.get_message(timeout=1)
+
+    publish(user_id=user_id, event="memory.created", object_id=object_id)
+
+    message = next_message(listener)
+    assert set(message) == {"event", "id", "at"}
+    assert (message["event"], message["id"]) == ("memory.created", str(object_id))
+    assert user_channel(user_id) == f"tanka:user:{user_id}"
+
+
+def test_publish_with_redis_down_is_logged_not_raised(redis_down, caplog):
+    publish(user_id=uuid.uuid4(), event="job.updated", object_id=uuid.uuid4())
+    assert "not published" in caplog.text
+
+
+@pytest.mark.django_db
+def test_publish_on_commit_waits_for_the_commit(listener, django_capture_on_commit_callbacks):
+    user_id = uuid.uuid4()
+    listener.subscribe(user_channel(user_id))
+    listener.get_message(timeout=1)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        publish_on_commit(user_id=user_id, event="memory.deleted", object_id=1)
+    assert next_message(listener, timeout=0.2) is None
+
+    callbacks[0]()
+    assert next_message(listener)["event"] == "memory.deleted"

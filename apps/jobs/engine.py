@@ -1,0 +1,307 @@
+"""The task engine's public interface: register tasks, enqueue them, report progress.
+
+    from apps.jobs.engine import task, enqueue, set_progress
+
+    @task(queue="low_priority", timeout=120, retries=3, retry_intervals=[10, 60, 300])
+    def generate_embedding(memory_id: str) -> dict: ...
+
+    enqueue(generate_embedding, str(memory.id), owner=memory.owner)
+
+Django-Q style: `enqueue` writes the `Job` row first and hands the job to RQ when the
+transaction commits, with the row's UUID as the RQ job id; RQ only carries the id to a
+worker, where `apps.jobs.runner.execute` runs the task and records every outcome on the row.
+Arguments and results are JSON (never pickles), so the admin shows them as they are.
+"""
+
+import inspect
+import json
+import logging
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from importlib import import_module
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+from rq import Queue, Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job as RQJob
+
+from apps.core.exceptions import ServiceUnavailableError
+from apps.core.logging import request_id_var
+from apps.core.pubsub import publish_on_commit
+from apps.core.redis_clients import queue_redis
+from apps.jobs.models import Job, JobStatus
+
+logger = logging.getLogger("tanka.jobs")
+
+DEFAULT_TIMEOUT = 300
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_INTERVALS = (10, 60, 300)
+# RQ keeps its own copy of failures for the dashboard; the Job row keeps them for good.
+RQ_FAILURE_TTL = int(timedelta(days=7).total_seconds())
+QUEUE_UNAVAILABLE = "could not be queued: the task queue (Redis) is unavailable"
+
+
+class TaskArgumentError(TypeError):
+    """A task was enqueued with arguments it cannot take or that are not JSON."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A plain function registered with the engine, with how it should be run."""
+
+    func: Callable[..., Any]
+    name: str
+    queue: str
+    timeout: int
+    retries: int
+    retry_intervals: tuple[int, ...]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    @property
+    def path(self) -> str:
+        """Import path of the function: a worker imports it if the registry lacks the name."""
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+    def using(self, *, queue: str | None = None, timeout: int | None = None) -> "Task":
+        """The same task with another queue or time limit for one enqueue."""
+        changed = replace(
+            self,
+            queue=queue if queue is not None else self.queue,
+            timeout=timeout if timeout is not None else self.timeout,
+        )
+        _validate(changed)
+        return changed
+
+    def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Fail at enqueue time, in the caller, rather than later in a worker."""
+        try:
+            inspect.signature(self.func).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TaskArgumentError(f"task {self.name!r}: {exc}") from None
+        labelled = [(f"argument {i}", value) for i, value in enumerate(args)]
+        labelled += [(f"argument {key!r}", value) for key, value in kwargs.items()]
+        for label, value in labelled:
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise TaskArgumentError(
+                    f"task {self.name!r}: {label} is not JSON-serialisable "
+                    f"({type(value).__name__}: {exc}); pass plain JSON values such as str(uuid)"
+                ) from None
+
+
+_registry: dict[str, Task] = {}
+
+
+def _validate(task_: Task) -> None:
+    if task_.queue not in settings.RQ_QUEUES:
+        raise ImproperlyConfigured(
+            f"task {task_.name!r}: unknown queue {task_.queue!r}; "
+            f"use one of {', '.join(settings.RQ_QUEUES)}"
+        )
+    if task_.timeout <= 0:
+        raise ImproperlyConfigured(f"task {task_.name!r}: timeout must be positive")
+    if task_.retries < 0 or any(interval < 0 for interval in task_.retry_intervals):
+        raise ImproperlyConfigured(f"task {task_.name!r}: retries and intervals must be >= 0")
+
+
+def task(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    queue: str = "default",
+    timeout: int = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    retry_intervals: Iterable[int] = DEFAULT_RETRY_INTERVALS,
+) -> Any:
+    """Register `func` as a task named `name` (default: the function's name).
+
+    Works bare (`@task`) or with options. `retries` counts tries after the first; the n-th
+    retry waits `retry_intervals[n-1]` seconds (the last interval repeats).
+    """
+
+    def register(function: Callable[..., Any]) -> Task:
+        registered = Task(
+            func=function,
+            name=name or function.__name__,
+            queue=queue,
+            timeout=timeout,
+            retries=retries,
+            retry_intervals=tuple(retry_intervals),
+        )
+        _validate(registered)
+        existing = _registry.get(registered.name)
+        if existing is not None and existing.path != registered.path:
+            raise ImproperlyConfigured(
+                f"task name {registered.name!r} is taken by {existing.path}; "
+                f"give {registered.path} another name"
+            )
+        _registry[registered.name] = registered
+        return registered
+
+    return register(func) if func is not None else register
+
+
+def get_task(name: str, path: str | None = None) -> Task:
+    """The registered task `name`, importing `path` first when the registry lacks it."""
+    if name not in _registry and path:
+        try:
+            import_module(path.rsplit(".", 1)[0])
+        except ImportError:
+            logger.warning("task %r: could not import %s", name, path)
+    try:
+        return _registry[name]
+    except KeyError:
+        raise LookupError(f"no task is registered as {name!r}") from None
+
+
+def registered_tasks() -> dict[str, Task]:
+    return dict(_registry)
+
+
+def _resolve(task_or_name: Task | str) -> Task:
+    if isinstance(task_or_name, Task):
+        return task_or_name
+    if isinstance(task_or_name, str):
+        return get_task(task_or_name)
+    raise TypeError(
+        f"enqueue() takes a function decorated with @task or a task name, not {task_or_name!r}"
+    )
+
+
+def _retry_for(job: Job, task_: Task) -> Retry | None:
+    if job.max_retries <= 0:
+        return None
+    return Retry(max=job.max_retries, interval=list(task_.retry_intervals) or 0)
+
+
+def enqueue(
+    task_or_name: Task | str, *args: Any, owner: Any = None, robust: bool = False, **kwargs: Any
+) -> Job:
+    """Create the job's row (`pending`) and hand it to RQ when the transaction commits.
+
+    Outside a transaction the hand-over happens before this returns. When Redis is down the
+    row is marked `failed` with that reason and `ServiceUnavailableError` (503) is raised,
+    at the commit, to the caller; with `robust=True` it is only logged, for writes that must
+    succeed without the queue (the row still says why the job did not run).
+    """
+    task_ = _resolve(task_or_name)
+    task_.check_arguments(args, kwargs)
+    request_id = request_id_var.get()
+    with transaction.atomic():
+        job = Job.objects.create(
+            name=task_.name,
+            queue=task_.queue,
+            args=list(args),
+            kwargs=kwargs,
+            owner=owner,
+            request_id="" if request_id == "-" else request_id,
+            max_retries=task_.retries,
+            timeout=task_.timeout,
+        )
+        announce(job)
+        # A lambda, not a partial: Django names a robust callback by its __qualname__.
+        transaction.on_commit(lambda: push(job, task_), robust=robust)
+    return job
+
+
+def announce(job: Job) -> None:
+    """Tell the owner's subscribers the job changed, once the change commits."""
+    if job.owner_id is not None:
+        publish_on_commit(user_id=job.owner_id, event="job.updated", object_id=job.id)
+
+
+def push(job: Job, task_: Task | None = None) -> None:
+    """Put a `pending` row's job on its RQ queue (replacing any older RQ copy of it).
+
+    Raises `ServiceUnavailableError` after marking the row `failed` when Redis is down.
+    """
+    task_ = task_ or get_task(job.name)
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(enqueued_at=now, updated_at=now)
+    job.enqueued_at = now
+    job_id = str(job.id)
+    try:
+        connection = queue_redis()
+        try:
+            RQJob.fetch(job_id, connection=connection).delete()
+        except NoSuchJobError:
+            pass
+        Queue(job.queue, connection=connection).enqueue_call(
+            func="apps.jobs.runner.execute",
+            args=(job_id, task_.path),
+            job_id=job_id,
+            timeout=job.timeout,
+            retry=_retry_for(job, task_),
+            meta={"task": job.name, "request_id": job.request_id},
+            description=job.name,
+            failure_ttl=RQ_FAILURE_TTL,
+        )
+    except redis.RedisError as exc:
+        logger.error("job %s (%s) could not be queued: %s", job_id, job.name, exc)
+        mark_unqueued(job)
+        raise ServiceUnavailableError(
+            "The task queue is unavailable, so the job was not queued. Try again shortly."
+        ) from exc
+
+
+def mark_unqueued(job: Job) -> None:
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.FAILED, error=QUEUE_UNAVAILABLE, completed_at=now, updated_at=now
+    )
+    job.status, job.error, job.completed_at = JobStatus.FAILED, QUEUE_UNAVAILABLE, now
+    announce(job)
+
+
+def remove_from_queue(job_id: Any) -> None:
+    """Take a job off RQ (queue or retry schedule); best effort, since the runner also refuses
+    to run a job whose row is no longer pending."""
+    try:
+        rq_job = RQJob.fetch(str(job_id), connection=queue_redis())
+        if not rq_job.is_canceled:
+            rq_job.cancel()
+    except (NoSuchJobError, InvalidJobOperation):
+        pass
+    except redis.RedisError as exc:
+        logger.warning("job %s cancelled but not removed from its queue: %s", job_id, exc)
+
+
+# The job the current worker process is running, for set_progress().
+current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=None)
+
+
+def set_progress(percent: float) -> None:
+    """Record how far the running task is (0-100). Outside a job (a task called directly)
+    it does nothing, so tasks stay plain functions."""
+    job_id = current_job_id.get()
+    if job_id is None:
+        return
+    value = max(0, min(100, int(percent)))
+    updated = (
+        Job.objects.filter(pk=job_id, status=JobStatus.RUNNING)
+        .exclude(progress=value)
+        .update(progress=value, updated_at=timezone.now())
+    )
+    if updated:
+        job = Job.objects.only("id", "owner_id").get(pk=job_id)
+        announce(job)
+
+
+def is_final_attempt() -> bool:
+    """Whether the running task's current try is its last (no retry follows a failure).
+    Outside a job it is True: a direct call is the only try there is."""
+    job_id = current_job_id.get()
+    if job_id is None:
+        return True
+    attempts, max_retries = Job.objects.values_list("attempts", "max_retries").get(pk=job_id)
+    return attempts > max_retries

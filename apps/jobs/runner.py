@@ -1,0 +1,160 @@
+"""The one runner every job goes through (RQ's job function for all tasks).
+
+It marks the row `running`, runs the task, and records the outcome: `completed` with the
+result, or on an exception `pending` again when RQ will retry it, else `failed` with a one-line
+error and the traceback. Every row change is a compare-and-set on (status, attempts), so an
+attempt that lost its row (cancelled, or already given up on by the reconciliation) cannot
+overwrite what happened since.
+"""
+
+import json
+import logging
+import time
+import traceback
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+from rq import get_current_job
+from rq.timeouts import JobTimeoutException
+
+from apps.core.logging import request_id_var
+from apps.jobs import engine
+from apps.jobs.models import Job, JobStatus
+
+logger = logging.getLogger("tanka.jobs")
+
+ERROR_MAX_LENGTH = 500
+
+
+def one_line(text: str) -> str:
+    """Collapse a message to one short line for the owner."""
+    line = " ".join(text.split())
+    if len(line) > ERROR_MAX_LENGTH:
+        line = line[: ERROR_MAX_LENGTH - 3] + "..."
+    return line
+
+
+def describe_error(exc: BaseException, timeout: int) -> str:
+    if isinstance(exc, JobTimeoutException):
+        return f"timed out after {timeout} s"
+    message = str(exc)
+    return one_line(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+def _start(job_id: str, worker_name: str) -> Job | None:
+    """Claim the row for this attempt; None when it must not run (cancelled, finished, gone).
+
+    A row still `running` is claimed too: that is RQ retrying an attempt whose worker died
+    before the reconciliation noticed.
+    """
+    now = timezone.now()
+    claimed = Job.objects.filter(
+        pk=job_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+    ).update(
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        completed_at=None,
+        progress=0,
+        worker_name=worker_name,
+        updated_at=now,
+    )
+    if not claimed:
+        return None
+    return Job.objects.get(pk=job_id)
+
+
+def _finish(job: Job, **changes: Any) -> bool:
+    """Record this attempt's outcome unless the row moved on without it."""
+    now = timezone.now()
+    changes.setdefault("completed_at", now)
+    updated = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        updated_at=now, **changes
+    )
+    if updated:
+        for field, value in changes.items():
+            setattr(job, field, value)
+        engine.announce(job)
+    else:
+        logger.warning("job %s %s: the row moved on during the attempt", job.id, job.name)
+    return bool(updated)
+
+
+def execute(job_id: str, task_path: str) -> Any:
+    """RQ's entry point for every job: run task `job.name` for the row `job_id`."""
+    rq_job = get_current_job()
+    worker_name = (rq_job.worker_name if rq_job else None) or ""
+    job = _start(job_id, worker_name)
+    if job is None:
+        status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        logger.info("job %s skipped: its row is %s", job_id, status or "gone")
+        return None
+    engine.announce(job)
+
+    request_token = request_id_var.set(job.request_id or "-")
+    job_token = engine.current_job_id.set(str(job.id))
+    started = time.monotonic()
+    logger.info(
+        "job %s %s started on %s (queue %s, attempt %d of %d)",
+        job.id, job.name, worker_name or "a worker", job.queue, job.attempts, job.max_retries + 1,
+        extra={"job_id": str(job.id), "task": job.name, "attempt": job.attempts},
+    )  # fmt: skip
+    try:
+        try:
+            task_ = engine.get_task(job.name, task_path)
+        except LookupError as exc:
+            # Retrying cannot make an unknown task appear: fail now and let RQ call it done.
+            _finish(job, status=JobStatus.FAILED, error=one_line(str(exc)))
+            logger.error("job %s failed: %s", job.id, exc)
+            return None
+        try:
+            result = task_.func(*job.args, **job.kwargs)
+            json.dumps(result, allow_nan=False)
+        except Exception as exc:
+            _record_failure(job, exc, rq_job, time.monotonic() - started)
+            raise
+        _finish(
+            job, status=JobStatus.COMPLETED, result=result, progress=100, error="", traceback=""
+        )
+        logger.info(
+            "job %s %s completed in %.3f s",
+            job.id, job.name, time.monotonic() - started,
+            extra={"job_id": str(job.id), "task": job.name, "duration": time.monotonic() - started},
+        )  # fmt: skip
+        return result
+    finally:
+        engine.current_job_id.reset(job_token)
+        request_id_var.reset(request_token)
+
+
+def _record_failure(job: Job, exc: Exception, rq_job: Any, elapsed: float) -> None:
+    error = describe_error(exc, job.timeout)
+    retry = bool(rq_job is not None and rq_job.should_retry)
+    _finish(
+        job,
+        status=JobStatus.PENDING if retry else JobStatus.FAILED,
+        error=error,
+        traceback=traceback.format_exc(),
+        completed_at=None if retry else timezone.now(),
+    )
+    logger.warning(
+        "job %s %s failed after %.3f s (attempt %d of %d%s): %s",
+        job.id, job.name, elapsed, job.attempts, job.max_retries + 1,
+        ", will retry" if retry else "", error,
+        extra={"job_id": str(job.id), "task": job.name, "duration": elapsed},
+    )  # fmt: skip
+
+
+def record_interrupted(job_id: str, *, reason: str, outcome: str) -> bool:
+    """Record an attempt that ended without the runner: its process died, or an operator
+    stopped it. `outcome` is the status the row takes (`pending` when RQ retries it)."""
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": outcome, "error": one_line(reason), "updated_at": now}
+    changes["completed_at"] = None if outcome == JobStatus.PENDING else now
+    updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**changes)
+    if updated:
+        job = Job.objects.only("id", "owner_id").get(pk=job_id)
+        engine.announce(job)
+        logger.warning("job %s %s: %s", job_id, outcome, reason)
+    return bool(updated)

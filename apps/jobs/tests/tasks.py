@@ -1,0 +1,35 @@
+"""Tasks used only by the tests. Workers started by the system tests import this module
+through the task path RQ carries, as they would any app's tasks.py."""
+
+import time
+
+from apps.jobs.engine import set_progress, task
+from apps.jobs.models import Job
+
+
+@task(name="tests.always_fails", retries=2, retry_intervals=[0])
+def always_fails(message: str) -> None:
+    raise ValueError(f"{message}\nsecond line of the message")
+
+
+@task(name="tests.sleeps", timeout=1, retries=0)
+def sleeps(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@task(name="tests.reports_progress", retries=0)
+def reports_progress(job_id: str) -> dict[str, int]:
+    """Sets progress and reads it back from the row while still running."""
+    set_progress(40)
+    row = Job.objects.get(pk=job_id)
+    return {"progress": row.progress, "status_while_running": row.status == "running"}
+
+
+@task(name="tests.returns_object", retries=0)
+def returns_object() -> object:
+    return object()
+
+
+@task(name="tests.adds", retries=0)
+def adds(a: int, b: int = 0) -> int:
+    return a + b

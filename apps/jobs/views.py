@@ -1,0 +1,89 @@
+"""The jobs API (CONTRACT 1 and 6): the caller's jobs only, never cached."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.throttles import AnonRateThrottle, JobsRateThrottle, UserRateThrottle
+from apps.jobs import selectors, services
+from apps.jobs.filters import JobFilter
+from apps.jobs.models import Job
+from apps.jobs.serializers import JobAcceptedSerializer, JobSerializer, JobTestInputSerializer
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+class JobTestView(APIView):
+    """Start the test job. Throttled on its own scope (`RATE_LIMIT_JOBS_PER_MINUTE`)."""
+
+    throttle_classes = [AnonRateThrottle, UserRateThrottle, JobsRateThrottle]
+    error_codes = (503,)
+
+    @extend_schema(
+        tags=["jobs"],
+        request=JobTestInputSerializer,
+        responses={202: JobAcceptedSerializer},
+        summary="Enqueue a test job",
+        description=(
+            "Sleeps `duration` seconds while reporting progress, then returns `payload` as its "
+            "result; with `fail` it raises on every try, is retried twice 1 s apart and ends "
+            "`failed` with 3 attempts. Answers 503 when the task queue is down."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = JobTestInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = services.job_test_start(owner=request.user, **serializer.validated_data)
+        return Response(
+            JobAcceptedSerializer({"job_id": job.id, "status": "queued"}).data, status=202
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["jobs"], summary="The caller's jobs, newest first"),
+    retrieve=extend_schema(tags=["jobs"], summary="One job of the caller"),
+)
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return selectors.job_list(user=self.request.user)
+
+    @property
+    def error_codes(self) -> tuple[int, ...]:
+        return (409,) if getattr(self, "action", None) in ("cancel", "retry") else ()
+
+    @extend_schema(
+        tags=["jobs"],
+        request=None,
+        responses={200: JobSerializer},
+        summary="Cancel a pending job",
+        description="The job leaves its queue and ends `cancelled`; any other state is a 409.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        job = services.job_cancel(job=self.get_object())
+        return Response(JobSerializer(job).data)
+
+    @extend_schema(
+        tags=["jobs"],
+        request=None,
+        responses={200: JobSerializer},
+        summary="Retry a failed job",
+        description=(
+            "The job is `pending` again and queued; its attempts are kept. Any state other "
+            "than `failed` is a 409; a task queue that is down is a 503."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        job = services.job_retry(job=self.get_object())
+        return Response(JobSerializer(job).data)
