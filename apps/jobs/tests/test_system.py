@@ -244,9 +244,14 @@ def test_job_of_a_killed_worker_is_retried_within_the_bound(system_db, owner, st
     assert job.status == "pending"
     assert job.attempts == 1
     assert job.error.startswith("the worker running this job died")
+    # The reconciliation writes the row first, then hands RQ the retry.
     rq_job = RQJob.fetch(str(job.id), connection=queue_redis())
-    assert rq_job.get_status() in ("scheduled", "queued")
-    assert rq_job.retries_left == 1
+    wait_until(
+        lambda: rq_job.get_status(refresh=True) in ("scheduled", "queued"),
+        timeout=30,
+        what="RQ to schedule the retry",
+    )
+    assert RQJob.fetch(str(job.id), connection=queue_redis()).retries_left == 1
 
 
 @pytest.mark.django_db
