@@ -33,7 +33,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     re_path(r"^api/.*$", ApiNotFoundView.as_view()),
     path("api-auth/", include("rest_framework.urls")),
-    path("admin/django-rq/", include("django_rq.urls")),
     re_path(r"^admin$", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),
 ]
