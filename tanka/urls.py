@@ -28,8 +28,18 @@ urlpatterns = [
     re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
     re_path(r"^health/live/?$", health.LiveView.as_view(), name="health-live"),
     re_path(r"^health/ready/?$", health.ReadyView.as_view(), name="health-ready"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema", **DOCS), name="docs"),
-    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema", **DOCS), name="redoc"),
+    re_path(
+        r"^docs/?$",
+        SpectacularSwaggerView.as_view(
+            url_name="schema", title="Tanka Core API · Swagger UI", **DOCS
+        ),
+        name="docs",
+    ),
+    re_path(
+        r"^redoc/?$",
+        SpectacularRedocView.as_view(url_name="schema", title="Tanka Core API · ReDoc", **DOCS),
+        name="redoc",
+    ),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/.*$", ApiNotFoundView.as_view()),
     path("api-auth/", include("rest_framework.urls")),

@@ -71,6 +71,11 @@ def test_health_is_documented_unenveloped(schema):
     assert "status" in schema["components"]["schemas"][ref]["properties"]
 
 
+def test_docs_page_names_swagger_ui_in_its_title(api_client):
+    html = api_client.get("/docs").content.decode()
+    assert "<title>Tanka Core API · Swagger UI</title>" in html
+
+
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
 def test_docs_pages_load_their_assets_from_this_server(api_client, path):
     response = api_client.get(path)
