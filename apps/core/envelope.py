@@ -20,22 +20,6 @@ STATUS_CODES = {
 }
 
 
-# The error code each status answers with when nothing more specific applies.
-STATUS_CODES = {
-    400: "VALIDATION_ERROR",
-    401: "NOT_AUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-    503: "SERVICE_UNAVAILABLE",
-}
-
-
 class Envelope(dict):
     """A response body that is already enveloped; the renderer passes it through as is."""
 
