@@ -13,6 +13,7 @@ worker, where `apps.jobs.runner.execute` runs the task and records every outcome
 Arguments and results are JSON (never pickles), so the admin shows them as they are.
 """
 
+import contextlib
 import inspect
 import json
 import logging
@@ -232,10 +233,8 @@ def push(job: Job, task_: Task | None = None) -> None:
     job_id = str(job.id)
     try:
         connection = queue_redis()
-        try:
+        with contextlib.suppress(NoSuchJobError):
             RQJob.fetch(job_id, connection=connection).delete()
-        except NoSuchJobError:
-            pass
         Queue(job.queue, connection=connection).enqueue_call(
             func="apps.jobs.runner.execute",
             args=(job_id, task_.path),
@@ -267,11 +266,10 @@ def remove_from_queue(job_id: Any) -> None:
     """Take a job off RQ (queue or retry schedule); best effort, since the runner also refuses
     to run a job whose row is no longer pending."""
     try:
-        rq_job = RQJob.fetch(str(job_id), connection=queue_redis())
-        if not rq_job.is_canceled:
-            rq_job.cancel()
-    except (NoSuchJobError, InvalidJobOperation):
-        pass
+        with contextlib.suppress(NoSuchJobError, InvalidJobOperation):
+            rq_job = RQJob.fetch(str(job_id), connection=queue_redis())
+            if not rq_job.is_canceled:
+                rq_job.cancel()
     except redis.RedisError as exc:
         logger.warning("job %s cancelled but not removed from its queue: %s", job_id, exc)
 
