@@ -9,7 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from apps.core.views import ApiNotFoundView
+from apps.core.views import ApiRootView, api_not_found
 from apps.health import views as health
 
 # The docs and the schema are never throttled and read no credentials (a stale token in
@@ -40,8 +40,9 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="schema", title="Tanka Core API · ReDoc", **DOCS),
         name="redoc",
     ),
+    re_path(r"^api/v1/?$", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include(api_v1)),
-    re_path(r"^api/.*$", ApiNotFoundView.as_view()),
+    re_path(r"^api/.*$", api_not_found),
     path("api-auth/", include("rest_framework.urls")),
     re_path(r"^admin$", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),

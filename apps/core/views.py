@@ -4,27 +4,48 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from rest_framework.exceptions import NotFound
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.envelope import error_envelope
 from apps.core.middleware import is_api_path
 
+AUTH_ACTIONS = ("register", "login", "refresh", "logout")
 
-class ApiNotFoundView(APIView):
-    """Any unknown path under `/api/`, any method: the 404 envelope, in DEBUG too."""
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any unknown path under `/api/`, any method: the 404 envelope, in DEBUG too. A plain
+    view, so the browsable API's breadcrumbs do not list it."""
+    return JsonResponse(error_envelope("NOT_FOUND", "No such path."), status=404)
+
+
+class ApiRootView(APIView):
+    """The entry point of the API: where each resource lives. Browsers see it as the root of
+    the browsable API."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
-    throttle_classes: list[Any] = []
-    schema = None
 
-    def dispatch_not_found(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        raise NotFound("No such path.")
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        def link(path: str) -> str:
+            return request.build_absolute_uri(f"/api/v1/{path}")
 
-    get = post = put = patch = delete = head = options = dispatch_not_found
+        return Response(
+            {
+                "info": link("info"),
+                "auth": {name: link(f"auth/{name}") for name in AUTH_ACTIONS},
+                "users": {"me": link("users/me"), "search": link("users/search")},
+                "memories": link("memories"),
+                "jobs": link("jobs"),
+                "schema": link("openapi.json"),
+                "docs": request.build_absolute_uri("/docs"),
+            }
+        )
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -30,3 +30,13 @@ def test_browsers_get_the_browsable_api(api_client):
     assert response["Content-Type"].startswith("text/html")
     assert b"api_version" in response.content
     assert b"Log in" in response.content
+
+
+def test_api_root_lists_the_resources_for_people_and_browsers(api_client):
+    body = api_client.get("/api/v1/").json()
+    assert body["success"] is True
+    assert body["data"]["memories"].endswith("/api/v1/memories")
+    assert body["data"]["auth"]["login"].endswith("/api/v1/auth/login")
+    html = api_client.get("/api/v1", HTTP_ACCEPT="text/html").content.decode()
+    assert "Api Root" in html
+    assert "Not Found" not in html
