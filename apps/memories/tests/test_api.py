@@ -114,6 +114,15 @@ def test_list_is_paginated_newest_first(owner_client, make_memory):
     assert [m["content"] for m in body["data"]] == [f"memory {i}" for i in range(4, -1, -1)]
 
 
+def test_filtered_lists_carry_pagination_meta_of_the_filtered_set(owner_client, make_memory):
+    for index in range(25):
+        make_memory(content=f"memory {index}", tags=["even"] if index % 2 == 0 else [])
+    body = owner_client.get(f"{URL}?tag=even&per_page=10&page=2").json()
+    assert body["meta"] == {"page": 2, "per_page": 10, "total": 13, "total_pages": 2}
+    assert len(body["data"]) == 3
+    assert all(m["tags"] == ["even"] for m in body["data"])
+
+
 def test_filters_by_type_tag_and_text(owner_client, make_memory):
     make_memory(content="Buy cat food", memory_type="task", tags=["cat", "shopping"])
     make_memory(content="The cat sleeps", memory_type="note", tags=["cat"])
@@ -206,10 +215,17 @@ def test_anonymous_callers_are_refused(api_client):
     assert api_client.post(URL, {"content": "x"}, format="json").status_code == 401
 
 
-def test_browsable_api_renders_list_with_the_create_form(owner_client, make_memory):
-    make_memory(content="shown in html")
+def test_browsable_api_renders_list_and_detail_with_their_forms(owner_client, make_memory):
+    memory = make_memory(content="shown in html")
     response = owner_client.get(URL, HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     html = response.content.decode()
     assert "shown in html" in html
-    assert 'name="content"' in html or "_content" in html
+    # The API takes JSON only, so the browsable API's form is its JSON ("raw data") form,
+    # pre-filled with the memory's fields.
+    assert 'name="_content"' in html and "memory_type" in html, "the create form"
+    assert "Memory List" in html
+    detail = owner_client.get(f"{URL}/{memory.pk}", HTTP_ACCEPT="text/html").content.decode()
+    assert "shown in html" in detail
+    assert 'name="_content"' in detail, "the edit form"
+    assert "DELETE" in detail
