@@ -3,9 +3,13 @@
 import json
 import logging
 import re
+import subprocess
+import sys
 import uuid
 
 import pytest
+
+from tests.system.helpers import ROOT, clean_env
 
 pytestmark = pytest.mark.urls("apps.core.tests.urls")
 
@@ -52,28 +56,32 @@ def test_one_access_log_line_per_request_with_its_context(api_client, caplog):
     assert record.duration_ms >= 0
 
 
-def test_json_log_format_writes_one_json_object_per_line(capsys):
-    from pythonjsonlogger.json import JsonFormatter
-
-    from apps.core.logging import RequestContextFilter, request_id_var
-
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s")
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_log_format_setting_shapes_every_line(log_format):
+    """LOG_FORMAT=json gives one JSON object per line with the request context; text gives
+    a readable line with the request id in brackets."""
+    script = (
+        "import django, logging; django.setup();"
+        "from apps.core.logging import request_id_var; request_id_var.set('fmt-42');"
+        "logging.getLogger('tanka.access').warning('hello', extra={'status': 200})"
     )
-    handler.addFilter(RequestContextFilter())
-    logger = logging.getLogger("tanka.test-json")
-    logger.addHandler(handler)
-    token = request_id_var.set("json-42")
-    try:
-        logger.warning("hello", extra={"status": 200})
-    finally:
-        request_id_var.reset(token)
-        logger.removeHandler(handler)
-    line = json.loads(capsys.readouterr().err.strip())
-    assert line["request_id"] == "json-42"
-    assert line["message"] == "hello"
-    assert line["status"] == 200
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=clean_env(LOG_FORMAT=log_format, DJANGO_SETTINGS_MODULE="tanka.settings"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    line = result.stderr.strip().splitlines()[-1]
+    if log_format == "json":
+        record = json.loads(line)
+        assert record["request_id"] == "fmt-42"
+        assert record["message"] == "hello"
+        assert record["status"] == 200
+        assert record["level"] == "WARNING"
+    else:
+        assert "[fmt-42] hello" in line and "WARNING" in line
 
 
 def test_cors_allows_a_configured_origin_and_exposes_our_headers(api_client):
