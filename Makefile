@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt requirements/
 ## run: the whole stack on http://localhost:8000 (Redis, a worker, the API), Ctrl-C stops it
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runstack
+	$(BIN)/python manage.py runstack --skip-migrate
 
 ## test: the whole suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set)
 test: $(STAMP)
