@@ -14,6 +14,7 @@ publishing.
 import argparse
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -238,7 +239,8 @@ def jobs_round(base: str, total: int, clients: int) -> dict[str, Any]:
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
-    index = min(len(values) - 1, max(0, round(pct / 100 * len(values) + 0.5) - 1))
+    # Nearest rank: the smallest value with at least pct% of the values at or below it.
+    index = min(len(values) - 1, max(0, math.ceil(pct / 100 * len(values)) - 1))
     return values[index]
 
 
@@ -255,7 +257,21 @@ def version_of(command: list[str], pattern: str = r"[\d.]+") -> str:
     except OSError:
         return "absent"
     match = re.search(pattern, output.stdout + output.stderr)
-    return match.group(0) if match else "unknown"
+    if match is None:
+        return "unknown"
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def gunicorn_settings(env: dict[str, str]) -> dict[str, Any]:
+    """What docker/gunicorn.conf.py resolves to under `env` (the api processes' environment)."""
+    script = (
+        "import json, runpy; c = runpy.run_path('docker/gunicorn.conf.py'); "
+        "print(json.dumps({k: c[k] for k in ('worker_class', 'workers', 'threads')}))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    return json.loads(output.stdout)
 
 
 def machine_facts(topology: Topology | None) -> dict[str, Any]:
@@ -281,7 +297,7 @@ def machine_facts(topology: Topology | None) -> dict[str, Any]:
         "djangorestframework": rest_framework.__version__,
         "gunicorn": gunicorn.__version__,
         "nginx": version_of([nginx_binary() or "nginx", "-v"], r"nginx/([\d.]+)"),
-        "wrk": version_of(["wrk", "-v"], r"wrk ([\d.]+)"),
+        "wrk": version_of(["wrk", "-v"], r"wrk (\S+)"),
     }
     try:
         with psycopg.connect(PG_ADMIN, connect_timeout=3) as connection:
@@ -293,12 +309,12 @@ def machine_facts(topology: Topology | None) -> dict[str, Any]:
     except redis.RedisError:
         facts["redis"] = "not reachable from the bench"
     if topology is not None:
-        env = topology.environment()
+        gunicorn_conf = gunicorn_settings(topology.environment())
         facts["topology"] = {
             "api_processes": topology.api_processes,
-            "gunicorn_worker_class": env.get("GUNICORN_WORKER_CLASS", "sync (default)"),
-            "gunicorn_workers_per_process": env.get("GUNICORN_WORKERS", "default"),
-            "gunicorn_threads": env.get("GUNICORN_THREADS", "1"),
+            "gunicorn_worker_class": gunicorn_conf["worker_class"],
+            "gunicorn_workers_per_process": gunicorn_conf["workers"],
+            "gunicorn_threads": gunicorn_conf["threads"],
             "rq_workers": topology.workers,
             "nginx_worker_processes": "auto",
         }
@@ -461,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    load_before = os.getloadavg()
     topology, database = None, None
     try:
         if args.base_url:
@@ -566,7 +583,12 @@ def main(argv: list[str] | None = None) -> int:
             "memories": args.memories,
             "base_url": args.base_url or "the topology started by the bench",
         },
-        "machine": machine_facts(topology),
+        "machine": {
+            **machine_facts(topology),
+            # Other work on the machine takes CPU from the run: say how busy it was.
+            "load_average_1_5_15_at_start": " ".join(f"{v:.2f}" for v in load_before),
+            "load_average_1_5_15_at_end": " ".join(f"{v:.2f}" for v in os.getloadavg()),
+        },
         "http": http,
         "ratios": {name: round(value, 3) for name, value in ratios.items()},
         "jobs": median_of(job_rounds) if job_rounds else None,

@@ -1,8 +1,10 @@
 """gunicorn settings for the api process (docker/compose.yml and `make stack-prod`).
 
 Every value can be overridden from the environment. The defaults are the ones the benchmark
-(bench/RESULTS.md) found fastest on a 2-core machine behind nginx; re-run `make bench` on
-other hardware before changing them.
+found best on a 2-core machine behind nginx (bench/RESULTS.md, "Choosing gunicorn's workers"):
+threaded workers, one process per core, four threads each. Threads matter for writes: a
+request that commits waits for PostgreSQL's fsync, and a sync worker would sit idle through it.
+Re-run `make bench` on other hardware before changing them.
 """
 
 import multiprocessing
@@ -19,11 +21,10 @@ def _int(name: str, default: int) -> int:
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 wsgi_app = "tanka.wsgi:application"
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1)
-threads = _int("GUNICORN_THREADS", 1)
-# nginx buffers slow clients, so a sync worker is never held by one; a request that takes
-# longer than this is a bug, and the worker is replaced.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count())
+threads = _int("GUNICORN_THREADS", 4)
+# A request that takes longer than this is a bug, and the worker is replaced.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
