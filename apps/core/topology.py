@@ -166,10 +166,9 @@ class Child:
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            # The leader only: gunicorn's master stops its workers gracefully, and an RQ
+            # worker lets its running job finish; signalling the whole group would kill both.
+            self.popen.terminate()
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
