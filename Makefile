@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format check clean
+.PHONY: run test lint format check clean stack-prod bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,24 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/hadolint docker/Dockerfile
+
+## stack-prod: nginx on :8080, two gunicorn api processes, two workers, the machine's
+## PostgreSQL (DATABASE_URL, default database `tanka` on 127.0.0.1) and Redis; Ctrl-C stops it
+stack-prod: $(STAMP)
+	$(BIN)/python -m apps.core.topology $(STACK_ARGS)
+
+$(VENV)/.bench-installed: $(STAMP) requirements/bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements/bench.txt
+	touch $@
+
+## bench: the benchmark (6-10 minutes); writes bench/results/ and bench/RESULTS.md
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## bench-quick: the same with short runs and one round (a smoke run, not figures to publish)
+bench-quick: $(VENV)/.bench-installed
+	BENCH_QUICK=1 $(BIN)/python -m bench $(BENCH_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

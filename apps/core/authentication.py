@@ -2,11 +2,14 @@
 
 from typing import Any
 
+from django.core.cache import cache
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from apps.core.throttles import throttle_before_authentication
 
@@ -25,6 +28,23 @@ def _token_error(exc: exceptions.AuthenticationFailed) -> exceptions.Authenticat
     elif detail:
         message = str(detail)
     return exceptions.AuthenticationFailed(message)
+
+
+# A token's user is read from the database at most once a minute per user: the profile showed
+# that lookup as the largest single cost of an authenticated cached read. Every save or
+# delete of a user drops the entry at once (`forget_cached_user`), so deactivation and
+# password changes still take effect on the next request; only a bulk queryset `update()`,
+# which sends no signal, can be seen late, by at most this long.
+TOKEN_USER_CACHE_SECONDS = 60
+
+
+def _token_user_key(user_id: Any) -> str:
+    return f"auth:token-user:{user_id}"
+
+
+def forget_cached_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Drop the cached copy of a user that changed (connected in CoreConfig.ready)."""
+    cache.delete(_token_user_key(instance.pk))
 
 
 def _session_user(request: Request) -> Any:
@@ -57,6 +77,26 @@ class BearerTokenAuthentication(JWTAuthentication):
             request, principal=result[0] if result else _session_user(request)
         )
         return result
+
+    def get_user(self, validated_token: Token) -> Any:
+        user_id = validated_token.get(api_settings.USER_ID_CLAIM)
+        key = _token_user_key(user_id)
+        user = cache.get(key) if user_id is not None else None
+        if user is None:
+            # simplejwt reads the row and refuses an unknown, inactive or revoked user.
+            user = super().get_user(validated_token)
+            cache.set(key, user, TOKEN_USER_CACHE_SECONDS)
+            return user
+        # The same checks simplejwt makes, on the cached row.
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
+        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+            api_settings.REVOKE_TOKEN_CLAIM
+        ) != get_md5_hash_password(user.password):
+            raise exceptions.AuthenticationFailed(
+                "The user's password has been changed.", code="password_changed"
+            )
+        return user
 
 
 class BearerTokenScheme(SimpleJWTScheme):

@@ -35,9 +35,10 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 def http_json(url: str, method: str = "GET", body: Any = None, token: str | None = None,
-              timeout: float = 10) -> tuple[int, Any]:  # fmt: skip
+              timeout: float = 10,
+              headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     request.add_header("Accept", "application/json")
     if data is not None:
         request.add_header("Content-Type", "application/json")

