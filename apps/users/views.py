@@ -187,7 +187,7 @@ class UserSearchView(generics.ListAPIView):
         parameters=[
             OpenApiParameter(
                 "q",
-                str,
+                {"type": "string", "minLength": 1, "maxLength": 100},
                 required=True,
                 description="Text to find (1-100 characters), in any case.",
             )
