@@ -31,7 +31,7 @@ urlpatterns = [
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema", **DOCS), name="docs"),
     re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema", **DOCS), name="redoc"),
     path("api/v1/", include(api_v1)),
-    re_path(r"^api/(?s:.*)$", ApiNotFoundView.as_view()),  # (?s): paths may hold newlines
+    re_path(r"^api/[\s\S]*$", ApiNotFoundView.as_view()),  # [\s\S]: paths may hold newlines
     path("api-auth/", include("rest_framework.urls")),
     path("admin/django-rq/", include("django_rq.urls")),
     re_path(r"^admin$", RedirectView.as_view(url="/admin/", permanent=True)),

