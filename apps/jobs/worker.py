@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
@@ -124,7 +125,21 @@ class TankaWorker(Worker):
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)
         if pipeline is None and not self.is_horse:
+            self._keep_registered()
             self._keep_scheduler_alive()
+
+    def _keep_registered(self) -> None:
+        """Register again when Redis came back without this worker (restarted empty, or
+        failed over): RQ's heartbeat only refreshes a registration, so the worker would
+        work on unseen by /health and the dashboard until it restarted."""
+        if self.connection.sismember(self.redis_workers_keys, self.key):
+            return
+        logger.warning("worker %s: Redis lost its registration; registering again", self.name)
+        with self.connection.pipeline() as pipeline:
+            pipeline.hset(self.key, mapping=self.serialize())
+            worker_registration.register(self, pipeline)
+            pipeline.expire(self.key, self.worker_ttl + 60)
+            pipeline.execute()
 
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         super().maintain_heartbeats(job, execution)

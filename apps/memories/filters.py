@@ -5,6 +5,7 @@ from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
+from apps.core.filters import StrictFilterSet
 from apps.memories.models import Memory, MemoryType
 
 ORDERINGS = ["created_at", "-created_at", "updated_at", "-updated_at"]
@@ -27,7 +28,7 @@ def with_tag(queryset: QuerySet[Memory], tag: str) -> QuerySet[Memory]:
     return queryset.alias(has_tag=exists).filter(has_tag=True)
 
 
-class MemoryFilter(django_filters.FilterSet):
+class MemoryFilter(StrictFilterSet):
     memory_type = django_filters.ChoiceFilter(choices=MemoryType.choices)
     tag = django_filters.CharFilter(method="filter_tag", max_length=50)
     q = django_filters.CharFilter(field_name="content", lookup_expr="icontains", max_length=200)

@@ -56,8 +56,12 @@ def live_api(tmp_path_factory) -> Iterator[LiveApi]:
     processes: list[Process] = []
     try:
         with throwaway_database(tmp) as database_url:
+            # DEBUG off, as in production: Django's own 404/500 pages are then in play too.
             env = unthrottled_env(
-                DATABASE_URL=database_url, REDIS_URL=redis_server.url, VAR_DIR=str(tmp / "var")
+                DATABASE_URL=database_url,
+                REDIS_URL=redis_server.url,
+                VAR_DIR=str(tmp / "var"),
+                DEBUG="false",
             )
             migrate(env)
             token = issue_token(env, "fuzz@example.com")

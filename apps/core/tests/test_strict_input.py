@@ -138,3 +138,27 @@ def test_an_unknown_api_path_with_a_newline_is_a_json_404(auth_client):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "path, parameter",
+    [
+        ("/api/v1/memories", "created_before"),
+        ("/api/v1/memories", "created_after"),
+        ("/api/v1/memories", "memory_type"),
+        ("/api/v1/memories", "ordering"),
+        ("/api/v1/jobs", "status"),
+    ],
+)
+def test_a_filter_sent_empty_is_a_400_not_ignored(auth_client, path, parameter):
+    response = auth_client.get(f"{path}?{parameter}=")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == parameter
+
+
+@pytest.mark.parametrize("query", ["q=", "tag=", "name="])
+def test_an_empty_text_filter_matches_everything(auth_client, query):
+    path = "/api/v1/jobs" if query == "name=" else "/api/v1/memories"
+
+    assert auth_client.get(f"{path}?{query}").status_code == 200
