@@ -4,9 +4,11 @@ runs, waits on conditions instead of sleeps, and free ports."""
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -270,3 +272,53 @@ def http_full(url: str, method: str = "GET", body: Any = None, token: str | None
     except ValueError:
         parsed = raw.decode(errors="replace")
     return status, headers, parsed
+
+
+def postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster of this test's own (initdb in a temp dir, a free port),
+    so it can be stopped and started again without touching the machine's server."""
+
+    def __init__(self) -> None:
+        binaries = postgres_bin()
+        assert binaries is not None, "PostgreSQL's server binaries are not installed"
+        self.bin = binaries
+        self.dir = Path(tempfile.mkdtemp(prefix="tanka-pg-"))
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/tanka"
+        # initdb and postgres refuse to run as root: run them as the postgres user then.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._as, *args], check=True, timeout=120, capture_output=True)
+
+    def init(self) -> "PostgresCluster":
+        self._run(str(self.bin / "initdb"), "-D", str(self.dir / "data"), "-A", "trust",
+                  "-U", "postgres", "--no-sync")  # fmt: skip
+        self.start()
+        import psycopg
+
+        with psycopg.connect(self.url.replace("/tanka", "/postgres"), autocommit=True) as db:
+            db.execute("CREATE DATABASE tanka")
+        return self
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c full_page_writes=off")  # fmt: skip
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-o", options,
+                  "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w",
+                  "stop")  # fmt: skip
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -7,9 +7,7 @@ stopping it touches nothing else on the machine.
 
 import os
 import shutil
-import subprocess
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +16,14 @@ from typing import Any, NamedTuple
 import pytest
 
 from tests.system.helpers import (
+    PostgresCluster,
     Process,
     RedisServer,
     free_port,
     http_full,
     issue_token,
     migrate,
+    postgres_bin,
     record_figures,
     start_api,
     start_worker,
@@ -169,9 +169,10 @@ def test_redis_stopped_under_traffic_reads_answer_jobs_503_and_all_recovers(stac
         assert accepted[0] == 202
         job_url = f"{stack.base}/api/v1/jobs/{accepted[2]['data']['job_id']}"
         finished = wait_for(
-            lambda: (j := http_full(job_url, token=stack.token)[2]["data"])["status"]
-            == "completed"
-            and j,
+            lambda: (
+                (j := http_full(job_url, token=stack.token)[2]["data"])["status"] == "completed"
+                and j
+            ),
             60,
             "a job queued after the recovery to complete",
         )
@@ -192,5 +193,79 @@ def test_redis_stopped_under_traffic_reads_answer_jobs_503_and_all_recovers(stac
         read_errors=len(traffic.failures),
         job_create_during_outage="503 SERVICE_UNAVAILABLE",
         health_during_outage="200 degraded",
+        recovered_without_restart=True,
+    )
+
+
+@pytest.fixture
+def postgres_stack(tmp_path) -> Iterator[tuple[Stack, PostgresCluster]]:
+    if postgres_bin() is None or not shutil.which("runuser"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must have PostgreSQL's server binaries (initdb, pg_ctl)")
+        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+    cluster = PostgresCluster().init()
+    redis = RedisServer(tmp_path / "redis").start()
+    processes: list[Process] = []
+    try:
+        env = stack_env(cluster.url, redis, tmp_path)
+        migrate(env)
+        token = issue_token(env, "pg-faults@example.com")
+        worker = start_worker(env, "pg-faults-worker", "--with-scheduler")
+        processes.append(worker)
+        port = free_port()
+        api = start_api(env, port)
+        processes.append(api)
+        yield Stack(f"http://127.0.0.1:{port}", token, api, worker, redis, env), cluster
+    finally:
+        for process in processes:
+            process.stop()
+        redis.stop()
+        cluster.destroy()
+
+
+def test_postgresql_stopped_answers_503_in_the_envelope_and_recovers(postgres_stack):
+    stack, cluster = postgres_stack
+    created = http_full(f"{stack.base}/api/v1/memories", "POST", {"content": "kept"}, stack.token)
+    assert created[0] == 201
+    wait_for(lambda: health(stack.base)[0] == 200, 60, "a healthy stack")
+
+    cluster.stop()
+
+    status, body = health(stack.base)
+    assert (status, body["status"], body["database"]) == (503, "unhealthy", "disconnected")
+    assert http_full(f"{stack.base}/health/live")[0] == 200
+    calls = [
+        ("GET", "/api/v1/memories", None),
+        ("GET", f"/api/v1/memories/{created[2]['data']['id']}", None),
+        ("POST", "/api/v1/memories", {"content": "lost?"}),
+        ("GET", "/api/v1/users/me", None),
+        ("POST", "/api/v1/jobs/test", {}),
+        ("POST", "/api/v1/auth/login", {"email": "pg-faults@example.com", "password": "x"}),
+    ]
+    answers = [http_full(f"{stack.base}{path}", method, body, stack.token)
+               for method, path, body in calls]  # fmt: skip
+    for (method, path, _), (status, headers, body) in zip(calls, answers, strict=True):
+        assert status == 503, (method, path, status, body)
+        assert headers["Content-Type"] == "application/json", (method, path)
+        assert body["error"]["code"] == "SERVICE_UNAVAILABLE", (method, path)
+
+    cluster.start()
+    wait_for(
+        lambda: http_full(f"{stack.base}/api/v1/memories", token=stack.token)[0] == 200,
+        60,
+        "the API to answer again",
+    )
+    wait_for(lambda: health(stack.base)[1]["status"] == "healthy", 60, "/health healthy")
+    after = http_full(f"{stack.base}/api/v1/memories", "POST", {"content": "after"}, stack.token)
+    assert after[0] == 201
+    listed = http_full(f"{stack.base}/api/v1/memories", token=stack.token)[2]["data"]
+    assert [m["content"] for m in listed] == ["after", "kept"]
+    record_figures(
+        "fault-postgresql-stopped",
+        "pytest -n0 tests/system/test_faults.py -k postgresql",
+        database="postgresql (a throwaway cluster of the test)",
+        api_calls_during_outage=len(calls),
+        answered_503_envelope=len(calls),
+        health_during_outage="503 unhealthy",
         recovered_without_restart=True,
     )
