@@ -152,6 +152,9 @@ class TankaWorker(Worker):
         reconciliation's bound needs a check every period, busy or idle.
         """
         scheduler = self.scheduler
+        if self._shutdown_requested_date is not None:
+            # Stopping: a scheduler started now would keep this process from exiting.
+            return
         if not scheduler or time.monotonic() - self._scheduler_checked_at < (
             reconcile.reconcile_interval()
         ):

@@ -123,15 +123,29 @@ def test_workers_killed_and_restarted_mid_run_complete_every_job_exactly_once(wo
         # Once a quarter of the work is done, restart the first worker, warmly.
         wait_for(lambda: counts(sql).get("completed", 0) >= total // 4, 120, "a quarter done")
         first.proc.send_signal(signal.SIGTERM)
-        wait_for(lambda: first.proc.poll() is not None, 60, f"a warm stop:\n{first.output[-3000:]}")
+        try:
+            wait_for(lambda: first.proc.poll() is not None, 60, "a warm stop")
+        except AssertionError:
+            raise AssertionError(f"no warm stop in 60 s:\n{first.output[-6000:]}") from None
         assert first.proc.returncode == 0, first.output[-3000:]
         worker("--with-scheduler")
 
-        wait_for(
-            lambda: counts(sql).get("completed", 0) == total,
-            120 + JOBS // 5,
-            f"all {total} jobs to complete",
-        )
+        try:
+            wait_for(
+                lambda: counts(sql).get("completed", 0) == total,
+                120 + JOBS // 5,
+                f"all {total} jobs to complete",
+            )
+        except AssertionError:
+            stuck = sql("SELECT id, status, attempts FROM jobs_job WHERE status != 'completed'")
+            ids = [str(row[0]) for row in stuck]
+            lines = [
+                line
+                for process in started
+                for line in process.lines
+                if any(i in line.replace("-", "") for i in ids) or "reconcil" in line
+            ]
+            raise AssertionError(f"not completed: {stuck}\n" + "\n".join(lines[-80:])) from None
     finally:
         for process in started:
             process.stop()
