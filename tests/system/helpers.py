@@ -322,3 +322,20 @@ class PostgresCluster:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def print_figures(terminalreporter: Any, since: float) -> None:
+    """Print the figures recorded by this run (the files written since `since`)."""
+    if not FIGURES_DIR.is_dir():
+        return
+    fresh = sorted(p for p in FIGURES_DIR.glob("*.json") if p.stat().st_mtime >= since)
+    if not fresh:
+        return
+    terminalreporter.section("reliability figures (bench/results/reliability/)")
+    for path in fresh:
+        record = json.loads(path.read_text())
+        name, command = record.pop("name"), record.pop("command")
+        record.pop("at", None)
+        figures = ", ".join(f"{key}={value}" for key, value in record.items())
+        terminalreporter.write_line(f"{name}: {figures}")
+        terminalreporter.write_line(f"    reproduce: {command}")
