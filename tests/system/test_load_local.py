@@ -142,6 +142,7 @@ def test_local_stack_holds_concurrent_reads_writes_and_jobs_without_losing_any(t
         "load-local-sqlite",
         f"LOAD_CLIENTS={CLIENTS} LOAD_SECONDS={SECONDS:g} pytest -n0 "
         "tests/system/test_load_local.py",
+        database="sqlite (the make run stack's own)",
         clients=CLIENTS,
         seconds=SECONDS,
         requests=requests,

@@ -112,7 +112,8 @@ def test_workers_killed_and_restarted_mid_run_complete_every_job_exactly_once(wo
         wait_for(
             lambda: sql(
                 "SELECT 1 FROM jobs_job WHERE status = 'running' "
-                f"AND worker_name = '{second_name}' AND args LIKE '%{LONG_SECONDS}%'"
+                f"AND worker_name = '{second_name}' "
+                f"AND CAST(args AS text) LIKE '%{LONG_SECONDS}%'"
             ),
             60,
             "the second worker to run a long job",
@@ -156,7 +157,8 @@ def test_workers_killed_and_restarted_mid_run_complete_every_job_exactly_once(wo
     assert {key.replace("-", "") for key in effects} == job_ids
     assert [key for key, n in effects.items() if n != 1] == []
     killed = sql(
-        f"SELECT attempts FROM jobs_job WHERE attempts > 1 AND args LIKE '%{LONG_SECONDS}%'"
+        "SELECT attempts FROM jobs_job WHERE attempts > 1 "
+        f"AND CAST(args AS text) LIKE '%{LONG_SECONDS}%'"
     )
     assert killed, "the job killed mid-run must have been retried"
     retried = sql("SELECT COUNT(*) FROM jobs_job WHERE attempts > 1")[0][0]
