@@ -13,6 +13,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+# Matches a string holding at least one character Python's str.strip() keeps: a trimmed
+# field refuses the rest as blank. Spelled out, since JSON Schema's (ECMA) `\s` is not
+# Python's (it leaves out \x1c-\x1f and \x85).
+NOT_ONLY_WHITESPACE = "[^\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 
 def is_valid_unicode(text: str) -> bool:
     try:

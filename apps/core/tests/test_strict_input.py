@@ -1,6 +1,8 @@
 """What the contract fuzzing found (tests/system/test_fuzz_contract.py), pinned down: input
 the schema does not allow is a 400 naming the field, never converted, stored or a 500."""
 
+import re
+
 import pytest
 
 from apps.core.pagination import MAX_QUERY_INT
@@ -161,3 +163,16 @@ def test_an_empty_text_or_list_filter_changes_nothing(auth_client, query):
     path = "/api/v1/jobs" if query == "name=" else "/api/v1/memories"
 
     assert auth_client.get(f"{path}?{query}").status_code == 200
+
+
+@pytest.mark.parametrize("blank", [" ", "\x1e", "\t\x85 "])
+def test_white_space_alone_is_blank_and_the_schema_says_so(auth_client, api_client, blank):
+    created = auth_client.post("/api/v1/memories", {"content": blank}, format="json")
+    searched = auth_client.get("/api/v1/users/search", {"q": blank})
+    schema = api_client.get("/api/v1/openapi.json").json()
+    pattern = schema["components"]["schemas"]["MemoryRequest"]["properties"]["content"]["pattern"]
+
+    assert created.status_code == 400
+    assert searched.status_code == 400
+    assert not re.search(pattern, blank)
+    assert re.search(pattern, f"{blank}x")
