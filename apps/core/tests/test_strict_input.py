@@ -148,6 +148,7 @@ def test_an_unknown_api_path_with_a_newline_is_a_json_404(auth_client):
         ("/api/v1/memories", "created_before"),
         ("/api/v1/memories", "created_after"),
         ("/api/v1/memories", "memory_type"),
+        ("/api/v1/memories", "ordering"),
         ("/api/v1/jobs", "status"),
     ],
 )
@@ -158,8 +159,8 @@ def test_a_filter_sent_empty_is_a_400_not_ignored(auth_client, path, parameter):
     assert response.json()["error"]["details"][0]["field"] == parameter
 
 
-@pytest.mark.parametrize("query", ["q=", "tag=", "name=", "ordering="])
-def test_an_empty_text_or_list_filter_changes_nothing(auth_client, query):
+@pytest.mark.parametrize("query", ["q=", "tag=", "name="])
+def test_an_empty_text_filter_changes_nothing(auth_client, query):
     path = "/api/v1/jobs" if query == "name=" else "/api/v1/memories"
 
     assert auth_client.get(f"{path}?{query}").status_code == 200
@@ -176,3 +177,8 @@ def test_white_space_alone_is_blank_and_the_schema_says_so(auth_client, api_clie
     assert searched.status_code == 400
     assert not re.search(pattern, blank)
     assert re.search(pattern, f"{blank}x")
+
+
+def test_ordering_takes_one_of_the_listed_fields(auth_client):
+    assert auth_client.get("/api/v1/memories?ordering=-updated_at").status_code == 200
+    assert auth_client.get("/api/v1/memories?ordering=created_at,updated_at").status_code == 400
