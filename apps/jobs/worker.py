@@ -78,6 +78,9 @@ class TankaWorker(Worker):
       (once its lock expires) within one reconciliation period, busy or idle.
     """
 
+    # RQ waits up to 60 s between tries while Redis is down; back within 10 s of its return.
+    max_connection_wait_time = 10.0
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         ttl = kwargs.get("worker_ttl") or settings.RQ_WORKER_TTL
         kwargs["worker_ttl"] = min(ttl, settings.RQ_WORKER_TTL)

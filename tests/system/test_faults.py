@@ -160,7 +160,7 @@ def test_redis_stopped_under_traffic_reads_answer_jobs_503_and_all_recovers(stac
         stack.redis.start()
         wait_for(
             lambda: health(stack.base)[1]["status"] == "healthy",
-            90,
+            120,
             "/health healthy again, the worker back on Redis",
         )
         accepted = http_full(
