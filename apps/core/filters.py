@@ -1,8 +1,25 @@
-"""The base of every list's FilterSet."""
+"""The base of every list's FilterSet, and filters every list can use."""
 
+from datetime import UTC
 from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC. Python takes offsets up to +-23:59 but
+    PostgreSQL refuses any beyond +-15:59, so the value is converted before it reaches SQL."""
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError({self.field_name: ["Out of range."]}) from None
+        return super().filter(qs, value)
+
 
 # Free text matches everything when empty; a list (`?ordering=`) sent empty is an empty list.
 TAKES_EMPTY = (django_filters.CharFilter, django_filters.filters.BaseCSVFilter)

@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
-from apps.core.filters import StrictFilterSet
+from apps.core.filters import StrictFilterSet, UTCDateTimeFilter
 from apps.memories.models import Memory, MemoryType
 
 ORDERINGS = ["created_at", "-created_at", "updated_at", "-updated_at"]
@@ -32,8 +32,8 @@ class MemoryFilter(StrictFilterSet):
     memory_type = django_filters.ChoiceFilter(choices=MemoryType.choices)
     tag = django_filters.CharFilter(method="filter_tag", max_length=50)
     q = django_filters.CharFilter(field_name="content", lookup_expr="icontains", max_length=200)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
     # One field, as the contract lists it: a plain enum in the schema, so an empty or
     # comma-joined value is a 400 rather than a guess.
     ordering = django_filters.ChoiceFilter(

@@ -182,3 +182,15 @@ def test_white_space_alone_is_blank_and_the_schema_says_so(auth_client, api_clie
 def test_ordering_takes_one_of_the_listed_fields(auth_client):
     assert auth_client.get("/api/v1/memories?ordering=-updated_at").status_code == 200
     assert auth_client.get("/api/v1/memories?ordering=created_at,updated_at").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        ("created_before=2000-03-28T22:46:27-22:00", 200),
+        ("created_after=0754-04-06T23:04:54.2%2B17:28", 200),
+        ("created_after=0001-01-01T00:00:00%2B01:00", 400),
+    ],
+)
+def test_dates_with_offsets_postgresql_refuses_are_compared_in_utc(auth_client, query, status):
+    assert auth_client.get(f"/api/v1/memories?{query}").status_code == status
