@@ -54,3 +54,25 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Reliability at the larger sizes (CI runs the same tests smaller, inside `make test`).
+.PHONY: fuzz faults load-local reliability
+
+## fuzz: the contract fuzzing with many more cases per operation and a fresh seed each run
+fuzz: $(STAMP)
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-60} FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} \
+		$(BIN)/python -m pytest -n0 tests/system/test_fuzz_contract.py
+
+## faults: Redis and PostgreSQL outages, and workers killed and restarted under 1000 jobs
+faults: $(STAMP)
+	FAULT_JOBS=$${FAULT_JOBS:-1000} $(BIN)/python -m pytest -n0 \
+		tests/system/test_faults.py tests/system/test_worker_faults.py
+
+## load-local: the `make run` stack on SQLite under 16 clients for 60 s
+load-local: $(STAMP)
+	LOAD_CLIENTS=$${LOAD_CLIENTS:-16} LOAD_SECONDS=$${LOAD_SECONDS:-60} \
+		$(BIN)/python -m pytest -n0 tests/system/test_load_local.py
+
+## reliability: all three, then the security suite
+reliability: fuzz faults load-local
+	$(BIN)/python -m pytest -n0 apps/core/tests/test_security.py apps/core/tests/test_strict_input.py

@@ -157,3 +157,13 @@ def subscribe() -> Iterator[Callable[[Any], Subscriber]]:
     yield make
     for subscriber in subscribers:
         subscriber.close()
+
+
+_RUN_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """End the output with the reliability figures this run recorded, so CI logs hold them."""
+    from tests.system.helpers import print_figures
+
+    print_figures(terminalreporter, _RUN_STARTED)

@@ -42,7 +42,7 @@ urlpatterns = [
     ),
     re_path(r"^api/v1/?$", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include(api_v1)),
-    re_path(r"^api/.*$", api_not_found),
+    re_path(r"^api/[\s\S]*$", api_not_found),  # [\s\S]: paths may hold newlines
     path("api-auth/", include("rest_framework.urls")),
     re_path(r"^admin$", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),

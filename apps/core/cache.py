@@ -11,6 +11,7 @@ marked BYPASS.
 
 import functools
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,7 +56,12 @@ def invalidate(namespace: str) -> None:
 
 
 def cache_key(prefix: str, namespace: str, generation: int, parts: tuple[Any, ...]) -> str:
-    digest = hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    try:
+        raw = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # Integers beyond 64 bits; the standard library writes them.
+        raw = json.dumps(parts, sort_keys=True, default=str).encode()
+    digest = hashlib.blake2b(raw, digest_size=16)
     return f"tanka:{prefix}:{namespace}:g{generation}:{digest.hexdigest()}"
 
 
@@ -90,6 +96,10 @@ def cached(
                 )
             except RedisError as exc:
                 logger.warning("cache write failed: %s", exc)
+                return Cached(value, BYPASS)
+            except orjson.JSONEncodeError:
+                # orjson would read integers beyond 64 bits back as floats: such a value is
+                # not cached at all rather than cached wrong.
                 return Cached(value, BYPASS)
             return Cached(value, MISS)
 

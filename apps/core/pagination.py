@@ -15,6 +15,9 @@ from rest_framework.response import Response
 
 from apps.core.envelope import list_envelope
 
+# The largest page number or size taken; bigger ones are a 400, not an overflow deeper down.
+MAX_QUERY_INT = 2**31 - 1
+
 
 def _positive_int(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
@@ -26,6 +29,10 @@ def _positive_int(request: Request, name: str) -> int | None:
         raise ValidationError({name: ["A valid integer is required."]}) from None
     if value < 1:
         raise ValidationError({name: ["Ensure this value is greater than or equal to 1."]})
+    if value > MAX_QUERY_INT:
+        raise ValidationError(
+            {name: [f"Ensure this value is less than or equal to {MAX_QUERY_INT}."]}
+        )
     return value
 
 
@@ -35,11 +42,11 @@ def page_params(
     """Validated `(page, per_page)` of a request; shared by the paginator and cache keys.
     Sizes default to the DEFAULT_PAGE_SIZE and MAX_PAGE_SIZE settings."""
     page = _positive_int(request, "page") or 1
+    # Both are checked even when both are sent: a bad value is a 400 wherever it is.
     per_page = _positive_int(request, "per_page")
-    if per_page is None:
-        per_page = _positive_int(request, "limit")
+    limit = _positive_int(request, "limit")
     per_page = min(
-        per_page or default_size or settings.DEFAULT_PAGE_SIZE,
+        per_page or limit or default_size or settings.DEFAULT_PAGE_SIZE,
         max_size or settings.MAX_PAGE_SIZE,
     )
     return page, per_page
@@ -88,10 +95,8 @@ class EnvelopePagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        def param(name: str, description: str, maximum: int | None = None) -> dict[str, Any]:
-            schema: dict[str, Any] = {"type": "integer", "minimum": 1}
-            if maximum:
-                schema["maximum"] = maximum
+        def param(name: str, description: str) -> dict[str, Any]:
+            schema = {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INT}
             return {
                 "name": name,
                 "in": "query",

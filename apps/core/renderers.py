@@ -3,6 +3,7 @@
 Views that answer outside the envelope (health) set `envelope = False`.
 """
 
+import json
 from typing import Any
 
 import orjson
@@ -15,9 +16,17 @@ _fallback_encoder = JSONEncoder()
 
 
 def dumps(data: Any, *, indent: bool = False) -> bytes:
-    """orjson for speed; DRF's encoder for what orjson does not know (Decimal, lazy text)."""
+    """orjson for speed; DRF's encoder for what orjson does not know (Decimal, lazy text).
+
+    JSON integers have no size limit and stored JSON (metadata, job payloads) may hold ones
+    beyond 64 bits, which orjson refuses: the standard library writes those.
+    """
     option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(data, default=_fallback_encoder.default, option=option)
+    try:
+        return orjson.dumps(data, default=_fallback_encoder.default, option=option)
+    except orjson.JSONEncodeError:
+        text = json.dumps(data, cls=JSONEncoder, indent=2 if indent else None, allow_nan=False)
+        return text.encode()
 
 
 def envelope_for(data: Any, renderer_context: dict[str, Any] | None) -> Any:

@@ -8,6 +8,7 @@ documents the error envelope for every failure an operation can answer with.
 import copy
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import AllowAny
@@ -63,6 +64,21 @@ _DESCRIPTIONS = {
     "500": "Unexpected failure (`INTERNAL_ERROR`)",
     "503": "A dependency is down (`SERVICE_UNAVAILABLE`)",
 }
+
+
+class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
+    """A trimmed, non-blank text field says in the schema that white space alone is blank."""
+
+    target_class = "apps.core.fields.StrictCharField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        from apps.core.fields import NOT_ONLY_WHITESPACE
+
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and self.target.trim_whitespace and not self.target.allow_blank:
+            schema["pattern"] = NOT_ONLY_WHITESPACE
+        return schema
 
 
 class EnvelopeAutoSchema(AutoSchema):

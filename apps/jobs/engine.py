@@ -63,6 +63,8 @@ class Task:
     timeout: int
     retries: int
     retry_intervals: tuple[int, ...]
+    # The task's database writes commit in one transaction with its `completed` status.
+    atomic: bool = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -123,11 +125,18 @@ def task(
     timeout: int = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
     retry_intervals: Iterable[int] = DEFAULT_RETRY_INTERVALS,
+    atomic: bool = False,
 ) -> Any:
     """Register `func` as a task named `name` (default: the function's name).
 
     Works bare (`@task`) or with options. `retries` counts tries after the first; the n-th
     retry waits `retry_intervals[n-1]` seconds (the last interval repeats).
+
+    `atomic=True` runs the task in one database transaction that also records its
+    `completed` status: an attempt that dies or is superseded (its worker killed, the job
+    retried meanwhile) leaves none of its writes behind, so a retry never repeats them and
+    each job's writes happen exactly once. Its progress is only seen at the end, and on
+    SQLite it holds the write lock while it runs: keep such tasks short.
     """
 
     def register(function: Callable[..., Any]) -> Task:
@@ -138,6 +147,7 @@ def task(
             timeout=timeout,
             retries=retries,
             retry_intervals=tuple(retry_intervals),
+            atomic=atomic,
         )
         _validate(registered)
         existing = _registry.get(registered.name)

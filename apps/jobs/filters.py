@@ -1,9 +1,10 @@
 import django_filters
 
+from apps.core.filters import StrictFilterSet
 from apps.jobs.models import Job, JobStatus
 
 
-class JobFilter(django_filters.FilterSet):
+class JobFilter(StrictFilterSet):
     """`?status=` must be a known status (an unknown one is a 400, not an empty list)."""
 
     status = django_filters.ChoiceFilter(choices=JobStatus.choices)

@@ -170,6 +170,30 @@ def _recover_running(connection: redis.Redis, row: Job, reason: str, report: Rep
         pipeline.execute()
 
 
+def _stranded(connection: redis.Redis, rq_job: RQJob, now: datetime) -> bool:
+    """A job a worker took off its queue (into RQ's intermediate list) and then never started,
+    because it stopped or died in between. RQ's own cleanup of that list runs with its
+    maintenance, every 10 minutes; this notices it within two reconciliation passes.
+
+    The first pass that sees the job there only notes the time (as RQ does); a later one more
+    than `stale_after()` seconds on decides, so a worker that is just starting it is left
+    alone."""
+    queue = Queue(rq_job.origin, connection=connection)
+    intermediate = queue.intermediate_queue
+    if connection.lpos(intermediate.key, rq_job.id) is None:
+        return False
+    if rq_job.id in queue.started_job_registry:
+        return False
+    if intermediate.set_first_seen(rq_job.id):
+        return False
+    first_seen = intermediate.get_first_seen(rq_job.id)
+    if first_seen is None or now - first_seen < timedelta(seconds=stale_after()):
+        return False
+    connection.lrem(intermediate.key, 1, rq_job.id)
+    connection.delete(intermediate.get_first_seen_key(rq_job.id))
+    return True
+
+
 def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -> None:
     cutoff = now - timedelta(seconds=stale_after())
     rows = list(
@@ -192,6 +216,16 @@ def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -
             logger.warning("job %s %s was lost by the queue; queued again", row.id, row.name)
             continue
         rq_status = rq_job.get_status(refresh=False)
+        if rq_status == RQStatus.QUEUED and _stranded(connection, rq_job, now):
+            try:
+                engine.push(row)
+            except (LookupError, ServiceUnavailableError) as exc:
+                logger.error("job %s stranded and not queued again: %s", row.id, exc)
+                continue
+            report.requeued.append(str(row.id))
+            logger.warning("job %s %s was dequeued by a worker that never ran it; queued again",
+                           row.id, row.name)  # fmt: skip
+            continue
         if rq_status not in _RQ_GAVE_UP:
             continue
         now = timezone.now()

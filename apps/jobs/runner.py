@@ -11,8 +11,10 @@ import json
 import logging
 import time
 import traceback
+from contextlib import nullcontext
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from rq import get_current_job
@@ -25,6 +27,11 @@ from apps.jobs.models import Job, JobStatus
 logger = logging.getLogger("tanka.jobs")
 
 ERROR_MAX_LENGTH = 500
+
+
+class RowMovedOn(Exception):
+    """An atomic task's attempt lost its row (cancelled, or retried meanwhile): its
+    transaction is rolled back."""
 
 
 def one_line(text: str) -> str:
@@ -109,14 +116,27 @@ def execute(job_id: str, task_path: str) -> Any:
             logger.error("job %s failed: %s", job.id, exc)
             return None
         try:
-            result = task_.func(*job.args, **job.kwargs)
-            json.dumps(result, allow_nan=False)
+            with transaction.atomic() if task_.atomic else nullcontext():
+                result = task_.func(*job.args, **job.kwargs)
+                json.dumps(result, allow_nan=False)
+                completed = _finish(
+                    job,
+                    status=JobStatus.COMPLETED,
+                    result=result,
+                    progress=100,
+                    error="",
+                    traceback="",
+                )
+                if task_.atomic and not completed:
+                    raise RowMovedOn(
+                        f"job {job.id}: the row moved on; this attempt's writes undone"
+                    )
+        except RowMovedOn as exc:
+            logger.warning("%s", exc)
+            return None
         except Exception as exc:
             _record_failure(job, exc, rq_job, time.monotonic() - started)
             raise
-        _finish(
-            job, status=JobStatus.COMPLETED, result=result, progress=100, error="", traceback=""
-        )
         logger.info(
             "job %s %s completed in %.3f s",
             job.id, job.name, time.monotonic() - started,

@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from apps.core.fields import JSONObjectField, StrictBooleanField, StrictFloatField
 from apps.jobs.models import Job
 from apps.jobs.tasks import TEST_MAX_DURATION
 
@@ -40,19 +41,14 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class JobTestInputSerializer(serializers.Serializer):
-    duration = serializers.FloatField(min_value=0, max_value=TEST_MAX_DURATION, default=0)
-    fail = serializers.BooleanField(default=False)
+    duration = StrictFloatField(min_value=0, max_value=TEST_MAX_DURATION, default=0)
+    fail = StrictBooleanField(default=False)
     queue = serializers.ChoiceField(choices=[], default="default")
-    payload = serializers.JSONField(default=dict)
+    payload = JSONObjectField(default=dict)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["queue"].choices = list(settings.RQ_QUEUES)
-
-    def validate_payload(self, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
-        return value
 
 
 class JobAcceptedSerializer(serializers.Serializer):

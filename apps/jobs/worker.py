@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
@@ -77,6 +78,9 @@ class TankaWorker(Worker):
       (once its lock expires) within one reconciliation period, busy or idle.
     """
 
+    # RQ waits up to 60 s between tries while Redis is down; back within 10 s of its return.
+    max_connection_wait_time = 10.0
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         ttl = kwargs.get("worker_ttl") or settings.RQ_WORKER_TTL
         kwargs["worker_ttl"] = min(ttl, settings.RQ_WORKER_TTL)
@@ -124,7 +128,21 @@ class TankaWorker(Worker):
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)
         if pipeline is None and not self.is_horse:
+            self._keep_registered()
             self._keep_scheduler_alive()
+
+    def _keep_registered(self) -> None:
+        """Register again when Redis came back without this worker (restarted empty, or
+        failed over): RQ's heartbeat only refreshes a registration, so the worker would
+        work on unseen by /health and the dashboard until it restarted."""
+        if self.connection.sismember(self.redis_workers_keys, self.key):
+            return
+        logger.warning("worker %s: Redis lost its registration; registering again", self.name)
+        with self.connection.pipeline() as pipeline:
+            pipeline.hset(self.key, mapping=self.serialize())
+            worker_registration.register(self, pipeline)
+            pipeline.expire(self.key, self.worker_ttl + 60)
+            pipeline.execute()
 
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         super().maintain_heartbeats(job, execution)
@@ -137,6 +155,9 @@ class TankaWorker(Worker):
         reconciliation's bound needs a check every period, busy or idle.
         """
         scheduler = self.scheduler
+        if self._shutdown_requested_date is not None:
+            # Stopping: a scheduler started now would keep this process from exiting.
+            return
         if not scheduler or time.monotonic() - self._scheduler_checked_at < (
             reconcile.reconcile_interval()
         ):

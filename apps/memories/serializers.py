@@ -1,8 +1,9 @@
+import json
 from typing import Any
 
-import orjson
 from rest_framework import serializers
 
+from apps.core.fields import JSONObjectField, StrictCharField
 from apps.memories.models import Memory, MemoryType
 
 MAX_CONTENT = 10_000
@@ -15,11 +16,11 @@ class MemorySerializer(serializers.ModelSerializer):
     """Input and output of a memory. On PUT, optional fields left out return to their
     defaults (the field defaults below apply to full writes only)."""
 
-    content = serializers.CharField(max_length=MAX_CONTENT, trim_whitespace=True)
+    content = StrictCharField(max_length=MAX_CONTENT, trim_whitespace=True)
     memory_type = serializers.ChoiceField(choices=MemoryType.choices, default=MemoryType.NOTE)
-    metadata = serializers.JSONField(default=dict)
+    metadata = JSONObjectField(default=dict)
     tags = serializers.ListField(
-        child=serializers.CharField(min_length=1, max_length=MAX_TAG_LENGTH, trim_whitespace=False),
+        child=StrictCharField(min_length=1, max_length=MAX_TAG_LENGTH, trim_whitespace=False),
         max_length=MAX_TAGS,
         default=list,
     )
@@ -39,9 +40,9 @@ class MemorySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "embedding_status", "created_at", "updated_at"]
 
     def validate_metadata(self, value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
-        if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > (
+            MAX_METADATA_BYTES
+        ):
             raise serializers.ValidationError(
                 f"Must be at most {MAX_METADATA_BYTES} bytes as JSON."
             )

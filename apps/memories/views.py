@@ -43,6 +43,11 @@ class MemoryViewSet(viewsets.ModelViewSet):
     filterset_class = MemoryFilter
     lookup_value_regex = "[^/]+"
 
+    @property
+    def error_codes(self) -> tuple[int, ...]:
+        """`similar` is a 409 while the memory's embedding is not ready."""
+        return (409,) if getattr(self, "action", None) == "similar" else ()
+
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             # Schema generation has no user; it only needs the model.

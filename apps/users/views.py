@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.fields import NOT_ONLY_WHITESPACE
 from apps.core.pagination import EnvelopePagination
 from apps.core.throttles import AnonRateThrottle, LoginRateThrottle, RegisterRateThrottle
 from apps.users import selectors, services
@@ -187,7 +188,12 @@ class UserSearchView(generics.ListAPIView):
         parameters=[
             OpenApiParameter(
                 "q",
-                str,
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 100,
+                    "pattern": NOT_ONLY_WHITESPACE,
+                },
                 required=True,
                 description="Text to find (1-100 characters), in any case.",
             )

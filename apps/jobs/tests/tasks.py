@@ -33,3 +33,14 @@ def returns_object() -> object:
 @task(name="tests.adds", retries=0)
 def adds(a: int, b: int = 0) -> int:
     return a + b
+
+
+@task(name="tests.atomic_writes", retries=0, atomic=True)
+def atomic_writes(note: str, fail: bool) -> str:
+    """Writes a row, then fails if asked to."""
+    from django.contrib.auth.models import Group
+
+    Group.objects.create(name=note)
+    if fail:
+        raise RuntimeError("failed after writing")
+    return note

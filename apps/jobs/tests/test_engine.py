@@ -200,3 +200,29 @@ def test_registered_task_stays_a_plain_callable():
     assert test_tasks.adds(2, b=5) == 7
     assert engine.get_task("test") is self_test
     assert self_test(payload={"x": 1}) == {"x": 1}
+
+
+def test_an_atomic_tasks_writes_commit_with_its_completion_only(
+    user, run_jobs, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.contrib.auth.models import Group
+
+    from apps.jobs import runner
+
+    finish = runner._finish
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = enqueue(test_tasks.atomic_writes, "kept", False, owner=user)
+        failed = enqueue(test_tasks.atomic_writes, "failed", True, owner=user)
+        superseded = enqueue(test_tasks.atomic_writes, "superseded", False, owner=user)
+    # The reconciliation (or a cancel) took the last job's row while it ran.
+    monkeypatch.setattr(
+        runner, "_finish", lambda job, **changes: job.pk != superseded.pk and finish(job, **changes)
+    )
+    run_jobs()
+
+    for job in (kept, failed, superseded):
+        job.refresh_from_db()
+    assert (kept.status, kept.result) == ("completed", "kept")
+    assert failed.status == "failed"
+    assert superseded.status == "running"
+    assert list(Group.objects.values_list("name", flat=True)) == ["kept"]

@@ -163,3 +163,19 @@ def test_reconcile_jobs_command_runs_one_pass(queued, capsys):
     assert "retried 0, failed 1, queued again 0" in capsys.readouterr().out
     row.refresh_from_db()
     assert row.status == "failed"
+
+
+def test_job_a_worker_dequeued_but_never_started_is_queued_again_on_a_later_pass(queued):
+    row, rq_job = queued()
+    queue = Queue("default", connection=queue_redis())
+    # What a worker stopped between RQ's dequeue and the job's start leaves behind.
+    queue_redis().lmove(queue.key, queue.intermediate_queue.key)
+    Job.objects.filter(pk=row.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    first = reconcile()
+    later = reconcile(now=timezone.now() + timedelta(minutes=5))
+
+    assert not first
+    assert later.requeued == [str(row.id)]
+    assert queue.job_ids == [str(row.id)]
+    assert queue_redis().llen(queue.intermediate_queue.key) == 0

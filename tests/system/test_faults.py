@@ -1,0 +1,271 @@
+"""Faults with a real server and real workers (issue 7, "Faults"): Redis stopped under
+traffic, PostgreSQL stopped, and recovery from both without restarting anything.
+
+Each test runs its own Redis (and, for the PostgreSQL test, its own PostgreSQL cluster), so
+stopping it touches nothing else on the machine.
+"""
+
+import os
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from tests.system.helpers import (
+    PostgresCluster,
+    Process,
+    RedisServer,
+    free_port,
+    http_full,
+    issue_token,
+    migrate,
+    postgres_bin,
+    record_figures,
+    start_api,
+    start_worker,
+    throwaway_database,
+    unthrottled_env,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("faults")]
+
+
+class Stack(NamedTuple):
+    base: str
+    token: str
+    api: Process
+    worker: Process
+    redis: RedisServer
+    env: dict[str, str]
+
+
+def stack_env(database_url: str, redis: RedisServer, tmp: Path) -> dict[str, str]:
+    return unthrottled_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis.url,
+        VAR_DIR=str(tmp / "var"),
+        RQ_WORKER_TTL="16",
+        JOBS_WORKER_LOST_AFTER="12",
+    )
+
+
+@pytest.fixture
+def stack(tmp_path) -> Iterator[Stack]:
+    redis = RedisServer(tmp_path / "redis").start()
+    processes: list[Process] = []
+    try:
+        with throwaway_database(tmp_path) as database_url:
+            env = stack_env(database_url, redis, tmp_path)
+            migrate(env)
+            token = issue_token(env, "faults@example.com")
+            worker = start_worker(env, "faults-worker", "--with-scheduler")
+            processes.append(worker)
+            port = free_port()
+            api = start_api(env, port)
+            processes.append(api)
+            yield Stack(f"http://127.0.0.1:{port}", token, api, worker, redis, env)
+            for process in processes:
+                process.stop()
+    finally:
+        for process in processes:
+            process.stop()
+        redis.stop()
+
+
+def health(base: str) -> tuple[int, dict[str, Any]]:
+    status, _, body = http_full(f"{base}/health", timeout=10)
+    return status, body
+
+
+class Traffic:
+    """Clients reading memories in a loop, counting every answer by status."""
+
+    def __init__(self, base: str, token: str, paths: list[str], clients: int = 4) -> None:
+        self.statuses: Counter[int] = Counter()
+        self.cache: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, args=(base, token, paths), daemon=True)
+            for _ in range(clients)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, base: str, token: str, paths: list[str]) -> None:
+        index = 0
+        while not self._stop.is_set():
+            path = paths[index % len(paths)]
+            index += 1
+            try:
+                status, headers, body = http_full(f"{base}{path}", token=token)
+            except OSError as exc:
+                status, headers, body = 0, {}, str(exc)
+            with self._lock:
+                self.statuses[status] += 1
+                self.cache[headers.get("X-Cache", "-")] += 1
+                if status != 200:
+                    self.failures.append(f"{path}: {status} {body}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
+
+
+def test_redis_stopped_under_traffic_reads_answer_jobs_503_and_all_recovers(stack):
+    created = [
+        http_full(f"{stack.base}/api/v1/memories", "POST", {"content": f"note {i}"}, stack.token)
+        for i in range(3)
+    ]
+    ids = [body["data"]["id"] for status, _, body in created if status == 201]
+    assert len(ids) == 3
+    wait_for(lambda: health(stack.base)[1]["status"] == "healthy", 60, "a healthy stack")
+    traffic = Traffic(
+        stack.base, stack.token, ["/api/v1/memories", *[f"/api/v1/memories/{i}" for i in ids]]
+    )
+    try:
+        wait_for(lambda: traffic.total >= 20, 30, "traffic before the outage")
+        stack.redis.stop()
+        before_outage = traffic.total
+
+        status, body = wait_for(
+            lambda: (answer := health(stack.base))[1]["redis"] == "disconnected" and answer,
+            30,
+            "/health to see Redis down",
+        )
+        assert (status, body["status"]) == (200, "degraded")
+        listed = http_full(f"{stack.base}/api/v1/memories", token=stack.token)
+        assert (listed[0], listed[1]["X-Cache"]) == (200, "BYPASS")
+        job = http_full(f"{stack.base}/api/v1/jobs/test", "POST", {}, stack.token)
+        assert job[0] == 503
+        assert job[2]["error"]["code"] == "SERVICE_UNAVAILABLE"
+        written = http_full(
+            f"{stack.base}/api/v1/memories", "POST", {"content": "during"}, stack.token
+        )
+        assert written[0] == 201
+        wait_for(lambda: traffic.total >= before_outage + 20, 60, "reads during the outage")
+        during_outage = traffic.total - before_outage
+
+        stack.redis.start()
+        wait_for(
+            lambda: health(stack.base)[1]["status"] == "healthy",
+            120,
+            "/health healthy again, the worker back on Redis",
+        )
+        accepted = http_full(
+            f"{stack.base}/api/v1/jobs/test", "POST", {"payload": {"after": 1}}, stack.token
+        )
+        assert accepted[0] == 202
+        job_url = f"{stack.base}/api/v1/jobs/{accepted[2]['data']['job_id']}"
+        finished = wait_for(
+            lambda: (
+                (j := http_full(job_url, token=stack.token)[2]["data"])["status"] == "completed"
+                and j
+            ),
+            60,
+            "a job queued after the recovery to complete",
+        )
+        assert finished["result"] == {"after": 1}
+        wait_for(lambda: traffic.cache["HIT"] > 0, 30, "cache hits again")
+        hits_before = traffic.cache["HIT"]
+        wait_for(lambda: traffic.cache["HIT"] > hits_before, 30, "more cache hits")
+    finally:
+        traffic.stop()
+
+    assert traffic.failures == []
+    assert traffic.statuses[200] == traffic.total
+    record_figures(
+        "fault-redis-stopped",
+        "pytest -n0 tests/system/test_faults.py -k redis",
+        reads=traffic.total,
+        reads_during_outage=during_outage,
+        read_errors=len(traffic.failures),
+        job_create_during_outage="503 SERVICE_UNAVAILABLE",
+        health_during_outage="200 degraded",
+        recovered_without_restart=True,
+    )
+
+
+@pytest.fixture
+def postgres_stack(tmp_path) -> Iterator[tuple[Stack, PostgresCluster]]:
+    if postgres_bin() is None or not shutil.which("runuser"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must have PostgreSQL's server binaries (initdb, pg_ctl)")
+        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+    cluster = PostgresCluster().init()
+    redis = RedisServer(tmp_path / "redis").start()
+    processes: list[Process] = []
+    try:
+        env = stack_env(cluster.url, redis, tmp_path)
+        migrate(env)
+        token = issue_token(env, "pg-faults@example.com")
+        worker = start_worker(env, "pg-faults-worker", "--with-scheduler")
+        processes.append(worker)
+        port = free_port()
+        api = start_api(env, port)
+        processes.append(api)
+        yield Stack(f"http://127.0.0.1:{port}", token, api, worker, redis, env), cluster
+    finally:
+        for process in processes:
+            process.stop()
+        redis.stop()
+        cluster.destroy()
+
+
+def test_postgresql_stopped_answers_503_in_the_envelope_and_recovers(postgres_stack):
+    stack, cluster = postgres_stack
+    created = http_full(f"{stack.base}/api/v1/memories", "POST", {"content": "kept"}, stack.token)
+    assert created[0] == 201
+    wait_for(lambda: health(stack.base)[0] == 200, 60, "a healthy stack")
+
+    cluster.stop()
+
+    status, body = health(stack.base)
+    assert (status, body["status"], body["database"]) == (503, "unhealthy", "disconnected")
+    assert http_full(f"{stack.base}/health/live")[0] == 200
+    calls = [
+        ("GET", "/api/v1/memories", None),
+        ("GET", f"/api/v1/memories/{created[2]['data']['id']}", None),
+        ("POST", "/api/v1/memories", {"content": "lost?"}),
+        ("GET", "/api/v1/users/me", None),
+        ("POST", "/api/v1/jobs/test", {}),
+        ("POST", "/api/v1/auth/login", {"email": "pg-faults@example.com", "password": "x"}),
+    ]
+    answers = [http_full(f"{stack.base}{path}", method, body, stack.token)
+               for method, path, body in calls]  # fmt: skip
+    for (method, path, _), (status, headers, body) in zip(calls, answers, strict=True):
+        assert status == 503, (method, path, status, body)
+        assert headers["Content-Type"] == "application/json", (method, path)
+        assert body["error"]["code"] == "SERVICE_UNAVAILABLE", (method, path)
+
+    cluster.start()
+    wait_for(
+        lambda: http_full(f"{stack.base}/api/v1/memories", token=stack.token)[0] == 200,
+        60,
+        "the API to answer again",
+    )
+    wait_for(lambda: health(stack.base)[1]["status"] == "healthy", 60, "/health healthy")
+    after = http_full(f"{stack.base}/api/v1/memories", "POST", {"content": "after"}, stack.token)
+    assert after[0] == 201
+    listed = http_full(f"{stack.base}/api/v1/memories", token=stack.token)[2]["data"]
+    assert [m["content"] for m in listed] == ["after", "kept"]
+    record_figures(
+        "fault-postgresql-stopped",
+        "pytest -n0 tests/system/test_faults.py -k postgresql",
+        database="postgresql (a throwaway cluster of the test)",
+        api_calls_during_outage=len(calls),
+        answered_503_envelope=len(calls),
+        health_during_outage="503 unhealthy",
+        recovered_without_restart=True,
+    )
