@@ -135,6 +135,9 @@ class TankaWorker(Worker):
         """Register again when Redis came back without this worker (restarted empty, or
         failed over): RQ's heartbeat only refreshes a registration, so the worker would
         work on unseen by /health and the dashboard until it restarted."""
+        if self._shutdown_requested_date is not None or getattr(self, "_death_registered", False):
+            # A stopping worker must not come back from the dead it just registered.
+            return
         if self.connection.sismember(self.redis_workers_keys, self.key):
             return
         logger.warning("worker %s: Redis lost its registration; registering again", self.name)
@@ -143,6 +146,10 @@ class TankaWorker(Worker):
             worker_registration.register(self, pipeline)
             pipeline.expire(self.key, self.worker_ttl + 60)
             pipeline.execute()
+
+    def register_death(self, *args: Any, **kwargs: Any) -> None:
+        self._death_registered = True
+        super().register_death(*args, **kwargs)
 
     def maintain_heartbeats(self, job: Job, execution: Any) -> None:
         super().maintain_heartbeats(job, execution)
