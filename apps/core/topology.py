@@ -9,6 +9,7 @@ This module starts processes only; it imports nothing from Django, so it can run
 settings exist.
 """
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -174,10 +175,8 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.kill()
         # The group may outlive its leader (a forked job process): end it too.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         if self._log is not None:
             self._log.close()
             self._log = None

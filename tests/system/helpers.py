@@ -39,9 +39,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def http_json(url: str, method: str = "GET", body: Any = None, token: str | None = None,
-              timeout: float = 10,
-              headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+def http_full(
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    token: str | None = None,
+    timeout: float = 15,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], Any]:
+    """Status, response headers and body (parsed JSON, or text when it is not JSON)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     request.add_header("Accept", "application/json")
@@ -51,10 +57,26 @@ def http_json(url: str, method: str = "GET", body: Any = None, token: str | None
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw, status = response.read(), response.status
+            raw, status, got = response.read(), response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
-        raw, status = error.read(), error.code
-    return status, json.loads(raw) if raw else None
+        raw, status, got = error.read(), error.code, dict(error.headers)
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return status, got, parsed
+
+
+def http_json(
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    token: str | None = None,
+    timeout: float = 10,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    status, _, parsed = http_full(url, method, body, token, timeout, headers)
+    return status, parsed
 
 
 def answers(url: str) -> Any:
@@ -251,28 +273,6 @@ def record_figures(name: str, command: str, **figures: Any) -> dict[str, Any]:
               "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **figures}  # fmt: skip
     (FIGURES_DIR / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
-
-
-def http_full(url: str, method: str = "GET", body: Any = None, token: str | None = None,
-              timeout: float = 15) -> tuple[int, dict[str, str], Any]:  # fmt: skip
-    """Like `http_json`, with the response headers; the body as text when it is not JSON."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw, status, headers = response.read(), response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        raw, status, headers = error.read(), error.code, dict(error.headers)
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw.decode(errors="replace")
-    return status, headers, parsed
 
 
 def postgres_bin() -> Path | None:
