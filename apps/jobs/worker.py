@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
@@ -18,6 +20,8 @@ from rq.scheduler import RQScheduler
 from rq.worker import Worker
 
 from apps.jobs import reconcile
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 logger = logging.getLogger("tanka.jobs")
 
@@ -126,10 +130,30 @@ class TankaWorker(Worker):
                 self.scheduler.start()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        super().heartbeat(timeout, pipeline)
-        if pipeline is None and not self.is_horse:
-            self._keep_registered()
-            self._keep_scheduler_alive()
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        try:
+            super().heartbeat(timeout, pipeline)
+            if not self.is_horse:
+                self._keep_registered()
+                self._keep_scheduler_alive()
+        except REDIS_DOWN as exc:
+            # RQ's work loop quits on a Redis error outside its dequeue; let the dequeue, which
+            # waits for Redis to come back, be the one to meet it.
+            logger.warning("worker %s: Redis unavailable at heartbeat: %s", self.name, exc)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except REDIS_DOWN as exc:
+            logger.warning("worker %s: Redis unavailable: %s", self.name, exc)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_DOWN as exc:
+            logger.warning("worker %s: maintenance skipped, Redis unavailable: %s", self.name, exc)
 
     def _keep_registered(self) -> None:
         """Register again when Redis came back without this worker (restarted empty, or
