@@ -65,7 +65,7 @@ fuzz: $(STAMP)
 
 ## faults: Redis and PostgreSQL outages, and workers killed and restarted under 1000 jobs
 faults: $(STAMP)
-	FAULT_JOBS=$${FAULT_JOBS:-1000} $(BIN)/python -m pytest -n0 \
+	FAULT_JOBS=$${FAULT_JOBS:-1000} $(BIN)/python -m pytest -n0 -m "system" \
 		tests/system/test_faults.py tests/system/test_worker_faults.py
 
 ## load-local: the `make run` stack on SQLite under 16 clients for 60 s
