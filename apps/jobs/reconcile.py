@@ -16,8 +16,9 @@ Each pass:
    to `pending`, RQ re-queues or schedules it) while retries are left, else `failed` with the
    reason. RQ's copy leaves the started registry, so RQ's own abandoned-job cleanup (which
    waits for much longer) never acts on the same job twice.
-2. `pending` rows older than `stale_after()` that RQ no longer holds (Redis lost them, or the
-   process died between commit and hand-over) are queued again; those RQ gave up on are failed.
+2. `pending` rows older than `stale_after()` that RQ no longer holds (Redis lost them, the
+   process died between commit and hand-over, or a worker took the job off its queue and
+   stopped before starting it) are queued again; those RQ gave up on are failed.
 """
 
 import logging
@@ -45,6 +46,7 @@ from apps.jobs.runner import one_line
 logger = logging.getLogger("tanka.jobs")
 
 LOCK_KEY = "tanka:jobs:reconcile-lock"
+ORPHAN_KEY_PREFIX = "tanka:jobs:orphaned-since:"
 PENDING_BATCH = 500
 _RQ_WAITING = (RQStatus.QUEUED, RQStatus.SCHEDULED, RQStatus.DEFERRED)
 _RQ_GAVE_UP = (RQStatus.FAILED, RQStatus.STOPPED, RQStatus.CANCELED, RQStatus.FINISHED)
@@ -170,28 +172,51 @@ def _recover_running(connection: redis.Redis, row: Job, reason: str, report: Rep
         pipeline.execute()
 
 
-def _stranded(connection: redis.Redis, rq_job: RQJob, now: datetime) -> bool:
-    """A job a worker took off its queue (into RQ's intermediate list) and then never started,
-    because it stopped or died in between. RQ's own cleanup of that list runs with its
-    maintenance, every 10 minutes; this notices it within two reconciliation passes.
+def _orphaned(
+    connection: redis.Redis, rq_job: RQJob, now: datetime, workers: dict[str, _WorkerState]
+) -> bool:
+    """A job RQ still calls queued (or started) that neither its queue nor a live worker holds.
 
-    The first pass that sees the job there only notes the time (as RQ does); a later one more
-    than `stale_after()` seconds on decides, so a worker that is just starting it is left
-    alone."""
+    A worker takes a job off its queue (BLPOP when it listens on several queues, LMOVE into
+    the queue's intermediate list when on one) before it records the job's execution; one
+    stopped or killed in between leaves the job nowhere, and nothing in RQ ever runs it. A
+    worker killed after recording the execution but before the job's start leaves it in the
+    started registry with a dead worker.
+
+    The first pass that finds the job so only notes the time; a pass more than
+    `stale_after()` seconds later decides, so a worker caught between its dequeue and the
+    job's start is left alone. The job is then taken out of RQ's intermediate list, where
+    RQ's own cleanup would otherwise fail the copy queued again.
+    """
+    marker = f"{ORPHAN_KEY_PREFIX}{rq_job.id}"
     queue = Queue(rq_job.origin, connection=connection)
-    intermediate = queue.intermediate_queue
-    if connection.lpos(intermediate.key, rq_job.id) is None:
+    if connection.lpos(queue.key, rq_job.id) is not None or _held_by_live_worker(
+        connection, rq_job, now, workers
+    ):
+        connection.delete(marker)
         return False
-    if rq_job.id in queue.started_job_registry:
+    if connection.set(marker, now.timestamp(), nx=True, ex=4 * stale_after()):
         return False
-    if intermediate.set_first_seen(rq_job.id):
+    first_seen = float(connection.get(marker) or now.timestamp())
+    if now.timestamp() - first_seen < stale_after():
         return False
-    first_seen = intermediate.get_first_seen(rq_job.id)
-    if first_seen is None or now - first_seen < timedelta(seconds=stale_after()):
-        return False
-    connection.lrem(intermediate.key, 1, rq_job.id)
-    connection.delete(intermediate.get_first_seen_key(rq_job.id))
+    with connection.pipeline() as pipeline:
+        pipeline.lrem(queue.intermediate_queue.key, 1, rq_job.id)
+        pipeline.delete(marker, queue.intermediate_queue.get_first_seen_key(rq_job.id))
+        pipeline.execute()
     return True
+
+
+def _held_by_live_worker(
+    connection: redis.Redis, rq_job: RQJob, now: datetime, workers: dict[str, _WorkerState]
+) -> bool:
+    for execution in rq_job.get_executions():
+        name = execution.worker_name
+        if name not in workers:
+            workers[name] = _worker_state(connection, name, now)
+        if workers[name].alive:
+            return True
+    return False
 
 
 def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -> None:
@@ -205,36 +230,36 @@ def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -
     if not rows:
         return
     rq_jobs = RQJob.fetch_many([str(row.id) for row in rows], connection=connection)
+    workers: dict[str, _WorkerState] = {}
     for row, rq_job in zip(rows, rq_jobs, strict=True):
         if rq_job is None:
-            try:
-                engine.push(row)
-            except (LookupError, ServiceUnavailableError) as exc:
-                logger.error("job %s lost by the queue and not queued again: %s", row.id, exc)
-                continue
-            report.requeued.append(str(row.id))
-            logger.warning("job %s %s was lost by the queue; queued again", row.id, row.name)
+            _queue_again(row, "was lost by the queue", report)
             continue
         rq_status = rq_job.get_status(refresh=False)
-        if rq_status == RQStatus.QUEUED and _stranded(connection, rq_job, now):
-            try:
-                engine.push(row)
-            except (LookupError, ServiceUnavailableError) as exc:
-                logger.error("job %s stranded and not queued again: %s", row.id, exc)
-                continue
-            report.requeued.append(str(row.id))
-            logger.warning("job %s %s was dequeued by a worker that never ran it; queued again",
-                           row.id, row.name)  # fmt: skip
+        if rq_status in (RQStatus.QUEUED, RQStatus.STARTED) and _orphaned(
+            connection, rq_job, now, workers
+        ):
+            _queue_again(row, "was taken by a worker that never ran it", report)
             continue
         if rq_status not in _RQ_GAVE_UP:
             continue
-        now = timezone.now()
+        failed_at = timezone.now()
         updated = Job.objects.filter(pk=row.pk, status=JobStatus.PENDING).update(
             status=JobStatus.FAILED,
             error=f"the task queue dropped this job (RQ status {rq_status})",
-            completed_at=now,
-            updated_at=now,
+            completed_at=failed_at,
+            updated_at=failed_at,
         )
         if updated:
             engine.announce(row)
             report.failed.append(str(row.id))
+
+
+def _queue_again(row: Job, what_happened: str, report: Report) -> None:
+    try:
+        engine.push(row)
+    except (LookupError, ServiceUnavailableError) as exc:
+        logger.error("job %s %s and could not be queued again: %s", row.id, what_happened, exc)
+        return
+    report.requeued.append(str(row.id))
+    logger.warning("job %s %s %s; queued again", row.id, row.name, what_happened)

@@ -30,14 +30,7 @@ from tests.system.helpers import (
     wait_for,
 )
 
-# Quarantined from `make test`: about one run in ten under load leaves one job `pending`,
-# never attempted (an open bug in the hand-over between a stopped worker and the
-# reconciliation). `make faults` runs it.
-pytestmark = [
-    pytest.mark.system,
-    pytest.mark.quarantine,
-    pytest.mark.xdist_group("worker-faults"),
-]
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("worker-faults")]
 
 JOBS = int(os.environ.get("FAULT_JOBS", "200"))
 LONG_SECONDS = 4.0

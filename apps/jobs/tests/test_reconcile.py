@@ -6,13 +6,14 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from rq import Queue, Worker
+from rq.executions import Execution
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
 
 from apps.core.redis_clients import queue_redis
 from apps.jobs.engine import enqueue
 from apps.jobs.models import Job
-from apps.jobs.reconcile import reconcile, reconcile_if_due
+from apps.jobs.reconcile import reconcile, reconcile_if_due, stale_after
 from apps.jobs.services import job_test_start
 from apps.jobs.tests import tasks as test_tasks
 
@@ -179,3 +180,68 @@ def test_job_a_worker_dequeued_but_never_started_is_queued_again_on_a_later_pass
     assert later.requeued == [str(row.id)]
     assert queue.job_ids == [str(row.id)]
     assert queue_redis().llen(queue.intermediate_queue.key) == 0
+
+
+def test_job_a_worker_popped_from_several_queues_but_never_started_is_queued_again(queued):
+    row, rq_job = queued()
+    queue = Queue("default", connection=queue_redis())
+    # A worker on several queues takes a job with BLPOP: stopped before the job's execution
+    # is recorded, it leaves the job in no list at all, still "queued" for RQ.
+    assert queue_redis().lpop(queue.key).decode() == str(row.id)
+    Job.objects.filter(pk=row.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    first = reconcile()
+    too_soon = reconcile(now=timezone.now() + timedelta(seconds=1))
+    later = reconcile(now=timezone.now() + timedelta(minutes=5))
+
+    assert not first and not too_soon
+    assert later.requeued == [str(row.id)]
+    assert queue.job_ids == [str(row.id)]
+
+
+def test_job_a_killed_worker_took_but_never_started_is_queued_again(queued):
+    row, rq_job = queued()
+    queue = Queue("default", connection=queue_redis())
+    queue.remove(rq_job)
+    # The execution a worker records before forking the job's process, by a worker now gone.
+    with queue_redis().pipeline() as pipeline:
+        Execution.create(rq_job, ttl=600, pipeline=pipeline, worker_name="ghost-worker")
+        pipeline.execute()
+    Job.objects.filter(pk=row.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    reconcile()
+    later = reconcile(now=timezone.now() + timedelta(minutes=5))
+
+    assert later.requeued == [str(row.id)]
+    assert queue.job_ids == [str(row.id)]
+    assert queue.started_job_registry.get_job_ids(cleanup=False) == []
+
+
+def test_job_a_live_worker_took_and_is_starting_is_left_alone(queued):
+    row, rq_job = queued()
+    queue = Queue("default", connection=queue_redis())
+    queue.remove(rq_job)
+    worker = Worker([queue], connection=queue_redis(), name="busy-worker")
+    worker.register_birth()
+    with queue_redis().pipeline() as pipeline:
+        Execution.create(rq_job, ttl=600, pipeline=pipeline, worker_name=worker.name)
+        pipeline.execute()
+    Job.objects.filter(pk=row.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    reconcile()
+    later = reconcile(now=timezone.now() + timedelta(seconds=stale_after() + 1))
+
+    assert not later
+    assert queue.job_ids == []
+    row.refresh_from_db()
+    assert row.status == "pending"
+
+
+def test_job_waiting_on_its_queue_is_never_taken_for_lost(queued):
+    row, rq_job = queued()
+    Job.objects.filter(pk=row.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    reports = [reconcile(now=timezone.now() + timedelta(minutes=m)) for m in (0, 5, 10)]
+
+    assert not any(reports)
+    assert Queue("default", connection=queue_redis()).job_ids == [str(row.id)]
