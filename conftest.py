@@ -10,7 +10,6 @@ import pytest
 import redis
 from django.conf import settings
 from rest_framework.test import APIClient
-from rq import SimpleWorker
 
 QUEUES = ("high_priority", "default", "low_priority")
 
@@ -103,13 +102,16 @@ def user_password() -> str:
 
 @pytest.fixture
 def run_jobs() -> Callable[..., None]:
-    """Run every queued job now, in this process, through a real RQ worker (burst mode)."""
+    """Run every queued job now, in this process, through the worker `rqworker` runs (burst)."""
+
+    from apps.jobs.worker import STOP_JOB_SIGNAL, TankaWorker
 
     def run(queues: tuple[str, ...] = QUEUES) -> None:
         connection = redis.Redis.from_url(settings.REDIS_QUEUE_URL)
-        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        signals = (signal.SIGINT, signal.SIGTERM, STOP_JOB_SIGNAL)
+        handlers = {sig: signal.getsignal(sig) for sig in signals}
         try:
-            SimpleWorker(list(queues), connection=connection).work(burst=True)
+            TankaWorker(list(queues), connection=connection).work(burst=True)
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)

@@ -140,7 +140,7 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", 5)
     # A psycopg pool holds threads and sockets that must never cross a fork, so the RQ
-    # worker (which forks a child per job) runs without it.
+    # worker (which forks its scheduler process) keeps one persistent connection instead.
     if DATABASE_POOL_SIZE > 0 and "rqworker" not in sys.argv:
         _db["CONN_MAX_AGE"] = 0
         _db["OPTIONS"]["pool"] = {
@@ -214,6 +214,9 @@ RQ_WORKER_HEARTBEAT_WINDOW = env.int("RQ_WORKER_HEARTBEAT_WINDOW", default=RQ_WO
 JOBS_WORKER_LOST_AFTER = env.int("JOBS_WORKER_LOST_AFTER", default=180)
 if JOBS_WORKER_LOST_AFTER < 6:
     raise ImproperlyConfigured("JOBS_WORKER_LOST_AFTER must be at least 6 (seconds)")
+# A task still running this many seconds past its timeout (stuck where RQ's SIGALRM cannot
+# reach it) has its attempt recorded, and its worker exits for a fresh one.
+JOBS_HARD_LIMIT_GRACE = env.int("JOBS_HARD_LIMIT_GRACE", default=60)
 
 # --- Auth -----------------------------------------------------------------------------
 

@@ -3,9 +3,9 @@
 import ctypes
 import logging
 import os
-import re
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -17,11 +17,17 @@ from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
-from rq.worker import Worker
+from rq.utils import now as rq_now
+from rq.worker import SimpleWorker, WorkerStatus
 
 from apps.jobs import reconcile
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+# RQ's stop-job command interrupts the running task with this signal.
+STOP_JOB_SIGNAL = signal.SIGUSR1
+HARD_LIMIT_REASON = "the job overran its time limit"
+# The worker's exit status after the hard time limit; its supervisor starts a fresh one.
+EXIT_HARD_LIMIT = 70
 
 logger = logging.getLogger("tanka.jobs")
 
@@ -31,9 +37,8 @@ _PR_SET_PDEATHSIG = 1
 def die_with_parent(parent_pid: int) -> None:
     """Make this (forked) process die the moment its parent does.
 
-    A job whose worker was killed must not go on running unseen: the reconciliation would
-    retry it while the orphan still works on it. Linux only; elsewhere a killed worker's
-    child finishes its job alone.
+    A scheduler whose worker was killed must not go on reconciling and scheduling unseen,
+    holding the lock a live worker's scheduler needs. Linux only.
     """
     if sys.platform.startswith("linux"):
         try:
@@ -69,17 +74,42 @@ class TankaScheduler(RQScheduler):
             logger.exception("job reconciliation failed; it will run again next period")
 
 
-class TankaWorker(Worker):
-    """RQ's forking worker, made safe for Django and quick to be seen dead.
+def _refresh_connections() -> None:
+    """Django's check around each request, around each job: drop a connection that broke or
+    outlived CONN_MAX_AGE. Never one inside a transaction (a burst worker run by a test)."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
 
-    - DB connections are closed before each fork: a connection opened in the parent (by a
-      hook that wrote a Job row) must never be shared with the child.
+
+class JobStopped(BaseException):
+    """Raised in a running task when an operator stops its job (RQ's stop-job command).
+
+    Not an `Exception`, so a task's own `except Exception` cannot swallow it."""
+
+
+class TankaWorker(SimpleWorker):
+    """RQ's worker, running each job in its own long-lived process, made safe for Django and
+    quick to be seen dead.
+
+    Jobs run in the worker process, as gunicorn serves requests, not in a process forked per
+    job: the fork and the new database connection each forked job needs cost more than a short
+    job itself (bench/RESULTS.md, "The jobs row"). What the fork gave is kept:
+
+    - A time limit: RQ's SIGALRM raises `JobTimeoutException` in the task at its `timeout`. A
+      task stuck where no signal reaches it (inside C code) is a hard limit's matter: once it
+      overruns by `JOBS_HARD_LIMIT_GRACE` seconds, its attempt is recorded, RQ retries or fails it,
+      and the worker exits for its supervisor to start a fresh one.
+    - Heartbeats while a job runs, from a thread, at the pace `JOBS_WORKER_LOST_AFTER` needs,
+      so a long job is never taken for lost; a killed worker takes its job with it.
+    - Stopping a running job from the RQ dashboard (`JobStopped` raised in the task), recorded
+      as `cancelled`; a worker shut down in the middle of a job records the interruption.
+    - Database connections are checked before and after each job, as Django does around each
+      request, and none is open when the scheduler process is forked.
     - The worker TTL is capped at `RQ_WORKER_TTL`, so an idle worker heartbeats every
       `RQ_WORKER_TTL - 15` s and /health can tell a live worker from one that was killed.
-    - A busy worker heartbeats at the pace `JOBS_WORKER_LOST_AFTER` needs, its job process
-      dies with it, and an attempt whose process died is recorded on the Job row.
-    - `--with-scheduler` runs `TankaScheduler`, and a worker takes over a dead scheduler
-      (once its lock expires) within one reconciliation period, busy or idle.
+    - `--with-scheduler` runs `TankaScheduler`, and an idle worker takes over a dead scheduler
+      (once its lock expires) within one reconciliation period.
     """
 
     # RQ waits up to 60 s between tries while Redis is down; back within 10 s of its return.
@@ -91,15 +121,34 @@ class TankaWorker(Worker):
         kwargs.setdefault("job_monitoring_interval", reconcile.heartbeat_interval())
         super().__init__(*args, **kwargs)
         self._scheduler_checked_at = 0.0
+        self._running_job_id: str | None = None
 
-    def fork_work_horse(self, job: Job, queue: Queue) -> None:
-        connections.close_all()
-        self._worker_pid = os.getpid()
-        super().fork_work_horse(job, queue)
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        execution = self.prepare_execution(job)
+        _refresh_connections()
+        self._running_job_id = job.id
+        watchdog = _Watchdog(self, job, queue, execution)
+        watchdog.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            self._running_job_id = None
+            watchdog.stop()
+            _refresh_connections()
+        self.set_state(WorkerStatus.IDLE)
 
-    def main_work_horse(self, job: Job, queue: Queue) -> None:
-        die_with_parent(self._worker_pid)
-        super().main_work_horse(job, queue)
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        signal.signal(STOP_JOB_SIGNAL, self._raise_job_stopped)
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        # RQ's stop-job command (from the pubsub thread): interrupt the task in the main thread.
+        if self._running_job_id is not None and self._stopped_job_id == self._running_job_id:
+            signal.pthread_kill(threading.main_thread().ident, STOP_JOB_SIGNAL)
+
+    def _raise_job_stopped(self, signum: int, frame: Any) -> None:
+        if self._running_job_id is not None and self._stopped_job_id == self._running_job_id:
+            raise JobStopped(f"job {self._running_job_id} stopped by an operator")
 
     def _start_scheduler(
         self,
@@ -135,9 +184,8 @@ class TankaWorker(Worker):
             return
         try:
             super().heartbeat(timeout, pipeline)
-            if not self.is_horse:
-                self._keep_registered()
-                self._keep_scheduler_alive()
+            self._keep_registered()
+            self._keep_scheduler_alive()
         except REDIS_DOWN as exc:
             # RQ's work loop quits on a Redis error outside its dequeue; let the dequeue, which
             # waits for Redis to come back, be the one to meet it.
@@ -175,15 +223,12 @@ class TankaWorker(Worker):
         self._death_registered = True
         super().register_death(*args, **kwargs)
 
-    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
-        super().maintain_heartbeats(job, execution)
-        self._keep_scheduler_alive()
-
     def _keep_scheduler_alive(self) -> None:
         """Take over the scheduler (and with it the reconciliation) when its process died.
 
-        RQ only checks in its maintenance, every 10 minutes and only while idle; the
-        reconciliation's bound needs a check every period, busy or idle.
+        RQ only checks in its maintenance, every 10 minutes; the reconciliation's bound needs a
+        check every period. Only between jobs, in the main thread: forking the scheduler from
+        the heartbeat thread while a task holds locks would hand the child those locks held.
         """
         scheduler = self.scheduler
         if self._shutdown_requested_date is not None:
@@ -205,10 +250,10 @@ class TankaWorker(Worker):
         exc_string: str = "",
         execution: Any = None,
     ) -> None:
-        # In the worker process (not the job's) this means the job process died or was
-        # stopped, so the runner could not record the attempt: do it here.
-        if not self.is_horse:
-            self._record_interrupted(job, exc_string)
+        # The runner records a task's own failure; what ends an attempt without it (a stop, a
+        # shutdown, the hard limit) is recorded here. The row's compare-and-set makes this a
+        # no-op after the runner.
+        self._record_interrupted(job, exc_string)
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
     def _record_interrupted(self, job: Job, exc_string: str) -> None:
@@ -219,11 +264,56 @@ class TankaWorker(Worker):
             outcome, reason = JobStatus.CANCELLED, "stopped by an operator"
         else:
             outcome = JobStatus.PENDING if job.should_retry else JobStatus.FAILED
-            died = re.search(r"signal \d+", exc_string)
-            reason = "the worker process running this job died" + (
-                f" ({died.group(0)})" if died else ""
+            reason = (
+                exc_string
+                if exc_string.startswith(HARD_LIMIT_REASON)
+                else ("the worker was shut down while running this job")
             )
         try:
             record_interrupted(job.id, reason=reason, outcome=outcome)
         except Exception:
             logger.exception("job %s: could not record its interrupted attempt", job.id)
+
+
+class _Watchdog(threading.Thread):
+    """Beside a running job: heartbeats, and the hard time limit."""
+
+    def __init__(self, worker: TankaWorker, job: Job, queue: Queue, execution: Any) -> None:
+        super().__init__(name=f"watchdog-{job.id}", daemon=True)
+        self.worker, self.job, self.queue, self.execution = worker, job, queue, execution
+        self._done = threading.Event()
+        self._began = time.monotonic()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        while not self._done.wait(self.worker.job_monitoring_interval):
+            timeout = self.job.timeout or 0
+            if (
+                timeout > 0
+                and time.monotonic() - self._began > timeout + settings.JOBS_HARD_LIMIT_GRACE
+            ):
+                self._give_up(timeout)
+                return
+            try:
+                self.worker.maintain_heartbeats(self.job, self.execution)
+            except REDIS_DOWN as exc:
+                logger.warning(
+                    "worker %s: Redis unavailable at heartbeat: %s", self.worker.name, exc
+                )
+            except Exception:
+                logger.exception("worker %s: heartbeat failed", self.worker.name)
+
+    def _give_up(self, timeout: int) -> None:
+        worker, job = self.worker, self.job
+        reason = f"{HARD_LIMIT_REASON} ({timeout} s) and did not stop; its worker was restarted"
+        logger.error("job %s %s: %s", job.id, job.description, reason)
+        try:
+            job.ended_at = rq_now()
+            worker.handle_job_failure(job, self.queue, exc_string=reason, execution=self.execution)
+            worker.register_death()
+        finally:
+            connections.close_all()
+            os._exit(EXIT_HARD_LIMIT)

@@ -14,8 +14,8 @@ from tests.system.helpers import MANAGE, Process, answers, clean_env, free_port,
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("local-stack")]
 
 
-def start_stack(var_dir, api_port: int, redis_port: int) -> Process:
-    env = clean_env(VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1")
+def start_stack(var_dir, api_port: int, redis_port: int, **settings: str) -> Process:
+    env = clean_env(VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1", **settings)
     closed = free_port()
     return Process(
         [*MANAGE, "runstack", "--port", str(api_port), "--redis-port", str(redis_port),
@@ -25,6 +25,7 @@ def start_stack(var_dir, api_port: int, redis_port: int) -> Process:
 
 
 def child_pids(stack: Process) -> dict[str, int]:
+    """The children's pids, as the stack printed them last (a restarted worker prints anew)."""
     return {
         name: int(pid) for name, pid in re.findall(r"^\s+(\S+)\s+pid (\d+)$", stack.output, re.M)
     }
@@ -92,3 +93,31 @@ def test_a_child_that_dies_is_reported_and_stops_the_stack(tmp_path):
     assert code == 1
     assert "worker-1 exited with code -9; stopping the stack." in stack.output
     wait_for(lambda: not any(pid_alive(pid) for pid in pids.values()), 30, "every child to stop")
+
+
+def test_a_worker_that_gives_up_a_stuck_job_is_started_again(tmp_path):
+    api_port, redis_port = free_port(), free_port()
+    stack = start_stack(tmp_path, api_port, redis_port, JOBS_HARD_LIMIT_GRACE="1")
+    try:
+        stack.wait_for_line("Tanka Core API is running", timeout=120)
+        first = child_pids(stack)["worker-1"]
+        enqueue = Process(
+            [*MANAGE, "shell", "-c",
+             "from apps.jobs.engine import enqueue\n"
+             "from apps.jobs.tests import tasks\n"
+             "enqueue(tasks.out_of_reach, 120)\n"],
+            env=clean_env(VAR_DIR=str(tmp_path), REDIS_URL=f"redis://127.0.0.1:{redis_port}/0"),
+        )  # fmt: skip
+        assert enqueue.proc.wait(timeout=120) == 0, enqueue.output
+
+        stack.wait_for_line("starting a fresh worker", timeout=60)
+        wait_for(lambda: child_pids(stack)["worker-1"] != first, 10, "the new worker's pid")
+        assert pid_alive(child_pids(stack)["worker-1"])
+        assert stack.proc.poll() is None
+        database = sqlite3.connect(tmp_path / "tanka.sqlite3")
+        ((status, error),) = database.execute("SELECT status, error FROM jobs_job").fetchall()
+        database.close()
+        assert status == "failed"
+        assert error.startswith("the job overran its time limit")
+    finally:
+        assert stack.stop() == 0, stack.output

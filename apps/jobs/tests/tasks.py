@@ -1,6 +1,7 @@
 """Tasks used only by the tests. Workers started by the system tests import this module
 through the task path RQ carries, as they would any app's tasks.py."""
 
+import signal
 import time
 
 from apps.jobs.engine import set_progress, task
@@ -44,3 +45,13 @@ def atomic_writes(note: str, fail: bool) -> str:
     if fail:
         raise RuntimeError("failed after writing")
     return note
+
+
+@task(name="tests.out_of_reach", timeout=1, retries=0)
+def out_of_reach(seconds: float) -> None:
+    """Runs past its time limit where RQ's SIGALRM cannot stop it, as C code can."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        time.sleep(seconds)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})

