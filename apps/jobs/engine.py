@@ -218,10 +218,12 @@ def enqueue(
             request_id="" if request_id == "-" else request_id,
             max_retries=task_.retries,
             timeout=task_.timeout,
+            # Handed over at the commit, a moment from now; cleared if that fails.
+            enqueued_at=timezone.now(),
         )
         announce(job)
         # A lambda, not a partial: Django names a robust callback by its __qualname__.
-        transaction.on_commit(lambda: push(job, task_), robust=robust)
+        transaction.on_commit(lambda: push(job, task_, first=True), robust=robust)
     return job
 
 
@@ -231,20 +233,25 @@ def announce(job: Job) -> None:
         publish_on_commit(user_id=job.owner_id, event="job.updated", object_id=job.id)
 
 
-def push(job: Job, task_: Task | None = None) -> None:
+def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
     """Put a `pending` row's job on its RQ queue (replacing any older RQ copy of it).
+
+    `first` is the hand-over `enqueue` makes: no older copy exists, and the row was written
+    with its `enqueued_at`, so it costs one trip to Redis and no database write.
 
     Raises `ServiceUnavailableError` after marking the row `failed` when Redis is down.
     """
     task_ = task_ or get_task(job.name)
-    now = timezone.now()
-    Job.objects.filter(pk=job.pk).update(enqueued_at=now, updated_at=now)
-    job.enqueued_at = now
+    if not first:
+        now = timezone.now()
+        Job.objects.filter(pk=job.pk).update(enqueued_at=now, updated_at=now)
+        job.enqueued_at = now
     job_id = str(job.id)
     try:
         connection = queue_redis()
-        with contextlib.suppress(NoSuchJobError):
-            RQJob.fetch(job_id, connection=connection).delete()
+        if not first:
+            with contextlib.suppress(NoSuchJobError):
+                RQJob.fetch(job_id, connection=connection).delete()
         Queue(job.queue, connection=connection).enqueue_call(
             func="apps.jobs.runner.execute",
             args=(job_id, task_.path),
@@ -266,9 +273,14 @@ def push(job: Job, task_: Task | None = None) -> None:
 def mark_unqueued(job: Job) -> None:
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(
-        status=JobStatus.FAILED, error=QUEUE_UNAVAILABLE, completed_at=now, updated_at=now
+        status=JobStatus.FAILED,
+        error=QUEUE_UNAVAILABLE,
+        enqueued_at=None,
+        completed_at=now,
+        updated_at=now,
     )
     job.status, job.error, job.completed_at = JobStatus.FAILED, QUEUE_UNAVAILABLE, now
+    job.enqueued_at = None
     announce(job)
 
 

@@ -1,5 +1,7 @@
 """The engine end to end in this process: enqueue, a real RQ worker (burst), the Job row."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rq import Queue
@@ -58,7 +60,9 @@ def test_successful_job_runs_through_its_whole_lifecycle(
     assert job.result == {"answer": 42}
     assert (job.attempts, job.progress, job.error, job.traceback) == (1, 100, "", "")
     assert job.worker_name
-    assert job.created_at <= job.enqueued_at <= job.started_at <= job.completed_at
+    # Written with the row, handed over at its commit.
+    assert abs(job.enqueued_at - job.created_at) < timedelta(seconds=1)
+    assert job.created_at <= job.started_at <= job.completed_at
     assert job.duration.total_seconds() >= 0.3
 
 
@@ -165,6 +169,7 @@ def test_enqueue_with_redis_down_marks_the_row_failed_and_raises_503(user, redis
     assert job.status == "failed"
     assert job.error == "could not be queued: the task queue (Redis) is unavailable"
     assert job.completed_at is not None
+    assert job.enqueued_at is None
 
 
 def test_enqueue_refuses_arguments_that_are_not_json(user):
