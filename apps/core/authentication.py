@@ -1,5 +1,6 @@
 """Bearer-token authentication (CONTRACT 1, 3): simplejwt access tokens, throttled first."""
 
+from functools import lru_cache
 from typing import Any
 
 from django.core.cache import cache
@@ -7,9 +8,10 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
-from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 
 from apps.core.throttles import throttle_before_authentication
 
@@ -67,6 +69,17 @@ class BearerTokenAuthentication(JWTAuthentication):
             parts[0] = b"Bearer"
         return super().get_raw_token(b" ".join(parts))
 
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        # A token's signature and claims never change: each api process checks a token once
+        # (the profile showed the decoding second only to Redis), and its expiry every time.
+        token = _validated_token(raw_token)
+        try:
+            token.check_exp(current_time=aware_utcnow())
+        except TokenError:
+            # Refused with simplejwt's own message.
+            return super().get_validated_token(raw_token)
+        return token
+
     def authenticate(self, request: Request) -> tuple[Any, Token] | None:
         try:
             result = super().authenticate(request)
@@ -97,6 +110,12 @@ class BearerTokenAuthentication(JWTAuthentication):
                 "The user's password has been changed.", code="password_changed"
             )
         return user
+
+
+@lru_cache(maxsize=2048)
+def _validated_token(raw_token: bytes) -> Token:
+    """simplejwt's full check of a raw token; a refused token raises and is never kept."""
+    return JWTAuthentication().get_validated_token(raw_token)
 
 
 class BearerTokenScheme(SimpleJWTScheme):

@@ -1,9 +1,10 @@
 """Read-through caching with exact, cheap invalidation.
 
-Every cached value lives under a namespace (for example one user's memories) whose current
-generation number is part of its key. A write bumps the generation with one atomic INCR, so
-every entry of that namespace is unreachable at once: no KEYS, no SCAN, no stale read for the
-writer. Old entries simply expire with their TTL.
+Every cached value lives under a namespace (for example one user's memories) with a current
+generation number, and each entry records the generation it was computed in. A write bumps
+the generation with one atomic INCR, so every entry of that namespace is stale at once: no
+KEYS, no SCAN, no stale read for the writer. A read fetches the generation and the entry in
+one MGET; stale entries are overwritten or expire with their TTL.
 
 Redis errors never fail a request: the value is computed without the cache and the answer is
 marked BYPASS.
@@ -55,14 +56,22 @@ def invalidate(namespace: str) -> None:
         logger.warning("cache invalidation of %s failed: %s", namespace, exc)
 
 
-def cache_key(prefix: str, namespace: str, generation: int, parts: tuple[Any, ...]) -> str:
+def cache_key(prefix: str, namespace: str, parts: tuple[Any, ...]) -> str:
     try:
         raw = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         # Integers beyond 64 bits; the standard library writes them.
         raw = json.dumps(parts, sort_keys=True, default=str).encode()
     digest = hashlib.blake2b(raw, digest_size=16)
-    return f"tanka:{prefix}:{namespace}:g{generation}:{digest.hexdigest()}"
+    return f"tanka:{prefix}:{namespace}:{digest.hexdigest()}"
+
+
+def _fresh(raw: bytes | None, generation: bytes) -> bytes | None:
+    """The payload of an entry stored as b"<generation>:<json>", if of this generation."""
+    if raw is None:
+        return None
+    stored, _, payload = raw.partition(b":")
+    return payload if stored == generation else None
 
 
 def cached(
@@ -79,20 +88,23 @@ def cached(
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Cached[T]:
             space = namespace(*args, **kwargs)
+            key = cache_key(prefix, space, (args, kwargs))
             try:
                 client = _client()
-                generation = int(client.get(_generation_key(space)) or 0)
-                key = cache_key(prefix, space, generation, (args, kwargs))
-                raw = client.get(key)
+                generation, raw = client.mget(_generation_key(space), key)
             except RedisError as exc:
                 logger.warning("cache unavailable, reading through: %s", exc)
                 return Cached(func(*args, **kwargs), BYPASS)
-            if raw is not None:
-                return Cached(orjson.loads(raw), HIT)
+            generation = generation or b"0"
+            payload = _fresh(raw, generation)
+            if payload is not None:
+                return Cached(orjson.loads(payload), HIT)
             value = func(*args, **kwargs)
             try:
                 client.set(
-                    key, orjson.dumps(value), ex=ttl or settings.CACHES["default"]["TIMEOUT"]
+                    key,
+                    generation + b":" + orjson.dumps(value),
+                    ex=ttl or settings.CACHES["default"]["TIMEOUT"],
                 )
             except RedisError as exc:
                 logger.warning("cache write failed: %s", exc)

@@ -46,3 +46,25 @@ def test_with_redis_down_the_user_is_read_from_the_database(auth_client, redis_d
     response = auth_client.get(LIST)
     assert response.status_code == 200
     assert response["X-Cache"] == "BYPASS"
+
+
+def test_a_token_already_seen_is_refused_once_it_expires(api_client, user, monkeypatch):
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.core import authentication
+
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(minutes=5))
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api_client.get(LIST).status_code == 200
+
+    later = authentication.aware_utcnow() + timedelta(minutes=6)
+    monkeypatch.setattr(authentication, "aware_utcnow", lambda: later)
+    monkeypatch.setattr("rest_framework_simplejwt.tokens.aware_utcnow", lambda: later)
+    response = api_client.get(LIST)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "INVALID_TOKEN"
+    assert "expired" in response.json()["error"]["message"]
