@@ -120,7 +120,7 @@ class TankaWorker(SimpleWorker):
         kwargs["worker_ttl"] = min(ttl, settings.RQ_WORKER_TTL)
         kwargs.setdefault("job_monitoring_interval", reconcile.heartbeat_interval())
         super().__init__(*args, **kwargs)
-        self._scheduler_checked_at = 0.0
+        self._scheduler_checked_at = self._registration_checked_at = 0.0
         self._running_job_id: str | None = None
 
     def execute_job(self, job: Job, queue: Queue) -> None:
@@ -210,6 +210,10 @@ class TankaWorker(SimpleWorker):
         if self._shutdown_requested_date is not None or getattr(self, "_death_registered", False):
             # A stopping worker must not come back from the dead it just registered.
             return
+        # RQ heartbeats several times per job; once per heartbeat period is enough here.
+        if time.monotonic() - self._registration_checked_at < reconcile.heartbeat_interval():
+            return
+        self._registration_checked_at = time.monotonic()
         if self.connection.sismember(self.redis_workers_keys, self.key):
             return
         logger.warning("worker %s: Redis lost its registration; registering again", self.name)
