@@ -208,22 +208,23 @@ def enqueue(
     task_ = _resolve(task_or_name)
     task_.check_arguments(args, kwargs)
     request_id = request_id_var.get()
-    with transaction.atomic():
-        job = Job.objects.create(
-            name=task_.name,
-            queue=task_.queue,
-            args=list(args),
-            kwargs=kwargs,
-            owner=owner,
-            request_id="" if request_id == "-" else request_id,
-            max_retries=task_.retries,
-            timeout=task_.timeout,
-            # Handed over at the commit, a moment from now; cleared if that fails.
-            enqueued_at=timezone.now(),
-        )
-        announce(job)
-        # A lambda, not a partial: Django names a robust callback by its __qualname__.
-        transaction.on_commit(lambda: push(job, task_, first=True), robust=robust)
+    # One INSERT needs no transaction (nor, inside the caller's, a savepoint): the hand-over
+    # waits for whichever commit makes the row visible.
+    job = Job.objects.create(
+        name=task_.name,
+        queue=task_.queue,
+        args=list(args),
+        kwargs=kwargs,
+        owner=owner,
+        request_id="" if request_id == "-" else request_id,
+        max_retries=task_.retries,
+        timeout=task_.timeout,
+        # Handed over at the commit, a moment from now; cleared if that fails.
+        enqueued_at=timezone.now(),
+    )
+    announce(job)
+    # A lambda, not a partial: Django names a robust callback by its __qualname__.
+    transaction.on_commit(lambda: push(job, task_, first=True), robust=robust)
     return job
 
 

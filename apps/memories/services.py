@@ -36,13 +36,14 @@ def _enqueue_embedding(memory: Memory) -> None:
     from apps.memories.tasks import generate_embedding
 
     job = enqueue(generate_embedding, str(memory.pk), owner=memory.owner, robust=True)
-    transaction.on_commit(lambda: _fail_embedding_if_unqueued(job.pk, memory.pk), robust=True)
+    # Runs after the hand-over (callbacks run in order), which marks this same object failed.
+    transaction.on_commit(lambda: _fail_embedding_if_unqueued(job, memory.pk), robust=True)
 
 
-def _fail_embedding_if_unqueued(job_id: Any, memory_id: Any) -> None:
-    from apps.jobs.models import Job, JobStatus
+def _fail_embedding_if_unqueued(job: Any, memory_id: Any) -> None:
+    from apps.jobs.models import JobStatus
 
-    if Job.objects.filter(pk=job_id, status=JobStatus.FAILED).exists():
+    if job.status == JobStatus.FAILED:
         logger.warning("embedding of memory %s not queued: the queue is unavailable", memory_id)
         memory_embedding_failed(memory_id=str(memory_id))
 
