@@ -56,7 +56,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # Reliability at the larger sizes (CI runs the same tests smaller, inside `make test`).
-.PHONY: fuzz faults load-local reliability
+.PHONY: fuzz faults load-local load-prod reliability
 
 ## fuzz: the contract fuzzing with many more cases per operation and a fresh seed each run
 fuzz: $(STAMP)
@@ -73,6 +73,12 @@ load-local: $(STAMP)
 	LOAD_CLIENTS=$${LOAD_CLIENTS:-16} LOAD_SECONDS=$${LOAD_SECONDS:-60} \
 		$(BIN)/python -m pytest -n0 tests/system/test_load_local.py
 
-## reliability: all three, then the security suite
-reliability: fuzz faults load-local
+## load-prod: the production topology (nginx, two gunicorn api processes, two workers, the
+## machine's PostgreSQL and Redis) under 64 clients for 60 s
+load-prod: $(STAMP)
+	LOAD_PROD_CLIENTS=$${LOAD_PROD_CLIENTS:-64} LOAD_PROD_SECONDS=$${LOAD_PROD_SECONDS:-60} \
+		$(BIN)/python -m pytest -n0 tests/system/test_topology.py -k load
+
+## reliability: all four, then the security suite
+reliability: fuzz faults load-local load-prod
 	$(BIN)/python -m pytest -n0 apps/core/tests/test_security.py apps/core/tests/test_strict_input.py

@@ -230,10 +230,15 @@ def start_worker(env: dict[str, str], name: str, *flags: str) -> Process:
     )
 
 
+# Every rate limit off (0 = off), for load and fuzz runs: a 429 there would be a test artefact.
+NO_RATE_LIMITS = {
+    f"RATE_LIMIT{name}_PER_MINUTE": "0" for name in ("", "_ANON", "_LOGIN", "_REGISTER", "_JOBS")
+}
+
+
 def unthrottled_env(**overrides: str) -> dict[str, str]:
-    """A fresh machine's environment with every rate limit off (0), for load and fuzz runs."""
-    limits = ("", "_ANON", "_LOGIN", "_REGISTER", "_JOBS")
-    env = clean_env(**{f"RATE_LIMIT{name}_PER_MINUTE": "0" for name in limits})
+    """A fresh machine's environment with every rate limit off, for load and fuzz runs."""
+    env = clean_env(**NO_RATE_LIMITS)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(overrides)
     return env

@@ -2,11 +2,16 @@
 in front of two gunicorn api processes, two RQ workers, the machine's PostgreSQL and Redis.
 
 It uses its own PostgreSQL database and Redis databases 14/15, which no other test touches.
+The topology starts once for the module; the load test runs on it before the test that kills
+an api process. `LOAD_PROD_CLIENTS` and `LOAD_PROD_SECONDS` size the load test (`make load-prod`
+runs 64 clients for 60 s).
 """
 
+import math
 import os
 import re
 import shutil
+import time
 import uuid
 from collections import Counter
 
@@ -23,13 +28,25 @@ from apps.core.topology import (
     free_port,
     nginx_binary,
 )
-from tests.system.helpers import http_json, wait_for
+from tests.system.helpers import NO_RATE_LIMITS, http_json, record_figures, wait_for
+from tests.system.load import (
+    MIXED,
+    Client,
+    first_errors,
+    lost_writes,
+    run_clients,
+    summary,
+    unfinished_jobs,
+)
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("topology")]
 
 PG_ADMIN = os.environ.get("TANKA_TOPOLOGY_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("TANKA_TOPOLOGY_REDIS", "redis://127.0.0.1:6379/0")
 QUEUE_DB, CACHE_DB = 14, 15
+LOAD_CLIENTS = int(os.environ.get("LOAD_PROD_CLIENTS", "64"))
+LOAD_SECONDS = float(os.environ.get("LOAD_PROD_SECONDS", "20"))
+CLIENTS_PER_USER = 8
 
 
 def missing_dependency() -> str | None:
@@ -64,13 +81,9 @@ def topology(tmp_path_factory):
         queue_db=QUEUE_DB,
         cache_db=CACHE_DB,
         nginx_port=free_port(),
-        # Rate limits are not what this test is about: its polling must never be refused.
-        env={
-            "GUNICORN_WORKERS": "2",
-            "LOG_FORMAT": "text",
-            "RATE_LIMIT_PER_MINUTE": "100000",
-            "RATE_LIMIT_JOBS_PER_MINUTE": "100000",
-        },
+        # Rate limits are not what this module is about: its polling and its load test must
+        # never be refused, so every limit is off.
+        env={"GUNICORN_WORKERS": "2", "LOG_FORMAT": "text", **NO_RATE_LIMITS},
     )
     try:
         stack.prepare()
@@ -158,6 +171,57 @@ def test_jobs_enqueued_through_either_api_process_run_once_on_a_worker(topology,
     assert {job_id.replace("-", ""): 1 for job_id in job_ids} == dict(completions)
 
 
+def test_load_of_mixed_clients_gets_no_error_and_loses_no_write_or_job(topology):
+    """LOAD_CLIENTS clients (one user per CLIENTS_PER_USER of them) for LOAD_SECONDS through
+    nginx: memory creates, updates, list and detail reads, job creation and job status reads.
+    Every answer is the expected 2xx, and afterwards each user's memories are exactly the
+    acknowledged creates with their last acknowledged content, and every acknowledged job is
+    `completed` with its payload as result."""
+    assert topology.dead_children() == []
+    base = topology.base_url
+    tokens = []
+    for index in range(math.ceil(LOAD_CLIENTS / CLIENTS_PER_USER)):
+        status, body = http_json(
+            f"{base}/api/v1/auth/register",
+            method="POST",
+            body={"email": f"load{index}@example.com", "password": "Load-test-pass-42"},
+        )
+        assert status == 201, body
+        tokens.append(body["data"]["access_token"])
+
+    deadline = time.monotonic() + LOAD_SECONDS
+    clients = [
+        Client(base, tokens[seed // CLIENTS_PER_USER], deadline, seed, MIXED)
+        for seed in range(LOAD_CLIENTS)
+    ]
+    run_clients(clients, LOAD_SECONDS)
+    figures = summary(clients, LOAD_SECONDS)
+    assert first_errors(clients) == [], figures
+    lost = lost_writes(base, clients)
+    assert lost == []
+    waited = time.monotonic()
+    wait_for(lambda: not unfinished_jobs(base, clients), 180, "every acknowledged job to complete",
+             interval=1)  # fmt: skip
+    assert topology.dead_children() == []
+
+    record_figures(
+        "load-prod-topology",
+        f"LOAD_PROD_CLIENTS={LOAD_CLIENTS} LOAD_PROD_SECONDS={LOAD_SECONDS:g} pytest -n0 "
+        "tests/system/test_topology.py -k load",
+        database="postgresql (the machine's server, a database of the test's own)",
+        topology="nginx, 2 gunicorn api processes (2 workers x 4 threads each), 2 RQ workers",
+        clients=LOAD_CLIENTS,
+        users=len(tokens),
+        seconds=LOAD_SECONDS,
+        **figures,
+        memories_verified=sum(len(client.memories) for client in clients),
+        writes_lost=len(lost),
+        jobs_completed=figures["jobs_acknowledged"],
+        jobs_drained_after_s=round(time.monotonic() - waited, 1),
+    )
+
+
+# Last: it leaves api-1 dead for the rest of the module.
 def test_killing_one_api_process_leaves_the_service_answering(topology, token):
     topology.children["api-1"].kill()
     assert topology.dead_children() == ["api-1"]
