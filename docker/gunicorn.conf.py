@@ -27,6 +27,8 @@ threads = _int("GUNICORN_THREADS", 4)
 # A request that takes longer than this is a bug, and the worker is replaced.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Keep it above the idle timeout of the proxy in front (docker/nginx.conf closes idle
+# connections after 2 s): the proxy must be the side that closes an idle connection.
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # Recycle workers now and then so a slow leak cannot grow without bound.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)

@@ -3,6 +3,8 @@ that do run allow: `docker-compose config` resolves the compose file, hadolint l
 Dockerfile, nginx accepts nginx.conf."""
 
 import os
+import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -85,3 +87,14 @@ def test_nginx_accepts_the_load_balancer_config(tmp_path):
         [nginx, "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_nginx_closes_idle_api_connections_before_gunicorn_does(monkeypatch):
+    """Were gunicorn first, a request nginx sends on a connection gunicorn is closing would
+    be reset: a 502 for a POST (the production topology's load test saw it)."""
+    monkeypatch.delenv("GUNICORN_KEEPALIVE", raising=False)
+    gunicorn_keepalive = runpy.run_path(str(DOCKER_DIR / "gunicorn.conf.py"))["keepalive"]
+    upstream = (DOCKER_DIR / "nginx.conf").read_text().split("upstream tanka_api {")[1]
+    found = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.split("}")[0], re.MULTILINE)
+    assert found, "the upstream block must set keepalive_timeout"
+    assert int(found[1]) + 2 <= gunicorn_keepalive
