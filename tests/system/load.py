@@ -193,6 +193,20 @@ def unfinished_jobs(base: str, clients: Sequence[Client]) -> list[str]:
     return unfinished
 
 
+def wait_for_jobs(base: str, clients: Sequence[Client], timeout: float) -> float:
+    """Wait until every acknowledged job is `completed` with its payload as result, else fail
+    naming the jobs that are not; returns the seconds waited."""
+    started = time.monotonic()
+    unfinished = unfinished_jobs(base, clients)
+    while unfinished and time.monotonic() - started < timeout:
+        time.sleep(1)
+        unfinished = unfinished_jobs(base, clients)
+    assert unfinished[:20] == [], (
+        f"{len(unfinished)} of the acknowledged jobs not completed after {timeout:g} s"
+    )
+    return time.monotonic() - started
+
+
 def summary(clients: Sequence[Client], seconds: float) -> dict[str, Any]:
     """The figures of a run: requests by kind, their rate and latencies, writes and jobs."""
     by_kind: Counter[str] = Counter()

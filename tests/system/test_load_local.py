@@ -19,7 +19,6 @@ from tests.system.helpers import (
     http_full,
     record_figures,
     unthrottled_env,
-    wait_for,
 )
 from tests.system.load import (
     WRITE_HEAVY_MIX,
@@ -28,7 +27,7 @@ from tests.system.load import (
     lost_writes,
     run_clients,
     summary,
-    unfinished_jobs,
+    wait_for_jobs,
 )
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("load-local")]
@@ -63,9 +62,7 @@ def test_local_stack_holds_concurrent_reads_writes_and_jobs_without_losing_any(t
         ]
         run_clients(clients, SECONDS)
         lost = lost_writes(base, clients)
-        wait_for(
-            lambda: not unfinished_jobs(base, clients), 120, "every acknowledged job to complete"
-        )
+        wait_for_jobs(base, clients, timeout=120)
     finally:
         assert stack.stop() == 0, stack.output[-5000:]
 
