@@ -169,3 +169,30 @@ def pytest_terminal_summary(terminalreporter) -> None:
     from tests.system.helpers import print_figures
 
     print_figures(terminalreporter, _RUN_STARTED)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Keep `--dist loadgroup` grouping by `xdist_group` under pytest 9.2.
+
+    pytest-xdist 3.8 names a test's group by appending `@group` to `item._nodeid`, which
+    pytest 9.2 no longer reads (its node ids are structured), so every group was silently
+    ignored: the tests of one module could run on two workers at once, and the topology
+    module then started two topologies on the same Redis databases, whose workers took each
+    other's jobs (pytest-dev/pytest-xdist#1386). This does what xdist means to, on the id
+    pytest reads, and nothing where xdist already did it.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers only
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest before 9.2: xdist's own renaming works
+        return
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(names))
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)

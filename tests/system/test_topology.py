@@ -109,6 +109,13 @@ def token(topology):
     return body["data"]["access_token"]
 
 
+def test_the_module_runs_on_one_xdist_worker(request):
+    """Its tests share one topology, on Redis databases no other topology may use: two
+    workers running them would start two (the root conftest keeps xdist's grouping)."""
+    if getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@topology")
+
+
 def request_ids_served(topology, name: str) -> set[str]:
     return set(re.findall(r"\[(topo-[\w-]+)\]", topology.children[name].output()))
 
