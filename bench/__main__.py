@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from apps.core.topology import (
+    QUEUES,
     ROOT,
     Topology,
     create_database,
@@ -100,6 +101,29 @@ def call(base: str, path: str, method: str = "GET", body: Any = None, token: str
             return json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         raise SystemExit(f"{method} {path} answered {error.code}: {error.read()[:500]!r}") from None
+
+
+def wait_for_idle_workers(redis_url: str, db: int, timeout: float = 600) -> float:
+    """Wait until the workers have no job left (queued or running); the seconds waited.
+
+    Each workload is measured alone: memory creates leave embedding jobs behind, and the
+    workers running them would take CPU from the next workload."""
+    import redis
+    from rq import Queue
+
+    connection = redis.Redis.from_url(redis_url, db=db)
+    queues = [Queue(name, connection=connection) for name in QUEUES]
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout:
+            waiting = sum(q.count for q in queues)
+            running = sum(q.started_job_registry.get_job_count(cleanup=False) for q in queues)
+            if not waiting and not running:
+                break
+            time.sleep(0.2)
+    finally:
+        connection.close()
+    return time.monotonic() - started
 
 
 def register(base: str, label: str) -> str:
@@ -535,6 +559,10 @@ def main(argv: list[str] | None = None) -> int:
                 url, env = workloads[name]
                 if name == "memories_list_miss":
                     env = {**env, "BENCH_VARY": str(1990 + round_number)}
+                if topology is not None:
+                    waited = wait_for_idle_workers(REDIS, QUEUE_DB)
+                    if waited > 1:
+                        log(f"waited {waited:.0f} s for the workers to finish earlier jobs")
                 call(base, list_path, token=token)  # warm the hit path's entry
                 result = run_wrk(url, duration=args.duration, connections=args.connections,
                                  threads=args.threads, env=env)  # fmt: skip
