@@ -174,7 +174,7 @@ class Child:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-        # The group may outlive its leader (a forked job process): end it too.
+        # The group may outlive its leader (gunicorn's workers, a worker's scheduler): end it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         if self._log is not None:
@@ -307,6 +307,10 @@ class Topology:
         self._wait_for("nginx", f"{self.base_url}/health/live", timeout)
         self._wait_for_workers(timeout)
 
+    @property
+    def nginx_access_log(self) -> Path:
+        return self.run_dir / "nginx" / "access.log"
+
     def _write_nginx_config(self) -> Path:
         prefix = self.run_dir / "nginx"
         for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -316,7 +320,7 @@ class Topology:
             nginx_site_config(
                 listen=f"127.0.0.1:{self.nginx_port}",
                 upstreams=[f"127.0.0.1:{port}" for port in self.api_ports],
-                access_log=prefix / "access.log",
+                access_log=self.nginx_access_log,
             )
         )
         main = prefix / "nginx.conf"

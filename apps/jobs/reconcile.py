@@ -102,6 +102,15 @@ def reconcile(*, connection: redis.Redis | None = None, now: datetime | None = N
     return report
 
 
+def _state_of(
+    connection: redis.Redis, name: str, now: datetime, seen: dict[str, _WorkerState]
+) -> _WorkerState:
+    """A worker's state, looked up once per pass."""
+    if name not in seen:
+        seen[name] = _worker_state(connection, name, now)
+    return seen[name]
+
+
 def _worker_state(connection: redis.Redis, name: str, now: datetime) -> _WorkerState:
     if not name:
         return _WorkerState(alive=False, job_ids=set(), why_dead="no worker recorded")
@@ -121,9 +130,7 @@ def _reconcile_running(connection: redis.Redis, now: datetime, report: Report) -
     workers: dict[str, _WorkerState] = {}
     grace = now - timedelta(seconds=stale_after())
     for row in Job.objects.filter(status=JobStatus.RUNNING).order_by("started_at"):
-        state = workers.get(row.worker_name)
-        if state is None:
-            state = workers[row.worker_name] = _worker_state(connection, row.worker_name, now)
+        state = _state_of(connection, row.worker_name, now, workers)
         if state.alive:
             if str(row.id) in state.job_ids or (row.started_at and row.started_at > grace):
                 continue
@@ -210,13 +217,10 @@ def _orphaned(
 def _held_by_live_worker(
     connection: redis.Redis, rq_job: RQJob, now: datetime, workers: dict[str, _WorkerState]
 ) -> bool:
-    for execution in rq_job.get_executions():
-        name = execution.worker_name
-        if name not in workers:
-            workers[name] = _worker_state(connection, name, now)
-        if workers[name].alive:
-            return True
-    return False
+    return any(
+        _state_of(connection, execution.worker_name, now, workers).alive
+        for execution in rq_job.get_executions()
+    )
 
 
 def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -> None:

