@@ -6,22 +6,10 @@ from rq import Queue
 
 from apps.core.redis_clients import queue_redis
 from apps.jobs.models import Job
-from apps.users.models import User
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:jobs_job_changelist")
-
-
-@pytest.fixture
-def staff(db) -> User:
-    return User.objects.create_superuser("ops@example.com", "pw-0123456789")
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
 
 
 def make_job(owner, **fields) -> Job:
