@@ -39,9 +39,8 @@ from rq.registry import StartedJobRegistry
 
 from apps.core.exceptions import ServiceUnavailableError
 from apps.core.redis_clients import queue_redis
-from apps.jobs import engine
+from apps.jobs import engine, lifecycle
 from apps.jobs.models import Job, JobStatus
-from apps.jobs.runner import one_line
 
 logger = logging.getLogger("tanka.jobs")
 
@@ -153,16 +152,8 @@ def _recover_running(connection: redis.Redis, row: Job, reason: str, report: Rep
     else:
         # RQ already re-queued it (its own cleanup got there first), or gave up on it.
         retry = rq_status in _RQ_WAITING
-    now = timezone.now()
-    updated = Job.objects.filter(pk=row.pk, status=JobStatus.RUNNING, attempts=row.attempts).update(
-        status=JobStatus.PENDING if retry else JobStatus.FAILED,
-        error=one_line(reason + ("; retrying" if retry else "")),
-        completed_at=None if retry else now,
-        updated_at=now,
-    )
-    if not updated:
+    if lifecycle.recover(row, retry=retry, reason=reason) is None:
         return
-    engine.announce(row)
     (report.retried if retry else report.failed).append(str(row.id))
     logger.warning("job %s %s %s: %s", row.id, row.name, "retried" if retry else "failed", reason)
     if rq_status != RQStatus.STARTED:
@@ -247,15 +238,8 @@ def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -
             continue
         if rq_status not in _RQ_GAVE_UP:
             continue
-        failed_at = timezone.now()
-        updated = Job.objects.filter(pk=row.pk, status=JobStatus.PENDING).update(
-            status=JobStatus.FAILED,
-            error=f"the task queue dropped this job (RQ status {rq_status})",
-            completed_at=failed_at,
-            updated_at=failed_at,
-        )
-        if updated:
-            engine.announce(row)
+        reason = f"the task queue dropped this job (RQ status {rq_status})"
+        if lifecycle.give_up(row, reason=reason) is not None:
             report.failed.append(str(row.id))
 
 

@@ -15,31 +15,20 @@ from contextlib import nullcontext
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 
 from apps.core.logging import request_id_var
-from apps.jobs import engine
+from apps.jobs import engine, lifecycle
+from apps.jobs.lifecycle import one_line
 from apps.jobs.models import Job, JobStatus
 
 logger = logging.getLogger("tanka.jobs")
-
-ERROR_MAX_LENGTH = 500
 
 
 class RowMovedOn(Exception):
     """An atomic task's attempt lost its row (cancelled, or retried meanwhile): its
     transaction is rolled back."""
-
-
-def one_line(text: str) -> str:
-    """Collapse a message to one short line for the owner."""
-    line = " ".join(text.split())
-    if len(line) > ERROR_MAX_LENGTH:
-        line = line[: ERROR_MAX_LENGTH - 3] + "..."
-    return line
 
 
 def describe_error(exc: BaseException, timeout: int) -> str:
@@ -49,55 +38,23 @@ def describe_error(exc: BaseException, timeout: int) -> str:
     return one_line(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
 
-def _start(job_id: str, worker_name: str) -> Job | None:
-    """Claim the row for this attempt; None when it must not run (cancelled, finished, gone).
-
-    A row still `running` is claimed too: that is RQ retrying an attempt whose worker died
-    before the reconciliation noticed.
-    """
-    now = timezone.now()
-    claimed = Job.objects.filter(
-        pk=job_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING]
-    ).update(
-        status=JobStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        completed_at=None,
-        progress=0,
-        worker_name=worker_name,
-        updated_at=now,
-    )
-    if not claimed:
-        return None
-    return Job.objects.get(pk=job_id)
-
-
-def _finish(job: Job, **changes: Any) -> bool:
+def _finish(job: Job, status: str, **changes: Any) -> bool:
     """Record this attempt's outcome unless the row moved on without it."""
-    now = timezone.now()
-    changes.setdefault("completed_at", now)
-    updated = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-        updated_at=now, **changes
-    )
-    if updated:
-        for field, value in changes.items():
-            setattr(job, field, value)
-        engine.announce(job)
-    else:
+    if lifecycle.finish(job, status, **changes) is None:
         logger.warning("job %s %s: the row moved on during the attempt", job.id, job.name)
-    return bool(updated)
+        return False
+    return True
 
 
 def execute(job_id: str, task_path: str) -> Any:
     """RQ's entry point for every job: run task `job.name` for the row `job_id`."""
     rq_job = get_current_job()
     worker_name = (rq_job.worker_name if rq_job else None) or ""
-    job = _start(job_id, worker_name)
+    job = lifecycle.start(job_id, worker_name=worker_name)
     if job is None:
         status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
         logger.info("job %s skipped: its row is %s", job_id, status or "gone")
         return None
-    engine.announce(job)
 
     request_token = request_id_var.set(job.request_id or "-")
     job_token = engine.current_job_id.set(str(job.id))
@@ -112,7 +69,7 @@ def execute(job_id: str, task_path: str) -> Any:
             task_ = engine.get_task(job.name, task_path)
         except LookupError as exc:
             # Retrying cannot make an unknown task appear: fail now and let RQ call it done.
-            _finish(job, status=JobStatus.FAILED, error=one_line(str(exc)))
+            _finish(job, JobStatus.FAILED, error=one_line(str(exc)))
             logger.error("job %s failed: %s", job.id, exc)
             return None
         try:
@@ -121,7 +78,7 @@ def execute(job_id: str, task_path: str) -> Any:
                 json.dumps(result, allow_nan=False)
                 completed = _finish(
                     job,
-                    status=JobStatus.COMPLETED,
+                    JobStatus.COMPLETED,
                     result=result,
                     progress=100,
                     error="",
@@ -153,10 +110,9 @@ def _record_failure(job: Job, exc: Exception, rq_job: Any, elapsed: float) -> No
     retry = bool(rq_job is not None and rq_job.should_retry)
     _finish(
         job,
-        status=JobStatus.PENDING if retry else JobStatus.FAILED,
+        JobStatus.PENDING if retry else JobStatus.FAILED,
         error=error,
         traceback=traceback.format_exc(),
-        completed_at=None if retry else timezone.now(),
     )
     logger.warning(
         "job %s %s failed after %.3f s (attempt %d of %d%s): %s",
@@ -164,17 +120,3 @@ def _record_failure(job: Job, exc: Exception, rq_job: Any, elapsed: float) -> No
         ", will retry" if retry else "", error,
         extra={"job_id": str(job.id), "task": job.name, "duration": elapsed},
     )  # fmt: skip
-
-
-def record_interrupted(job_id: str, *, reason: str, outcome: str) -> bool:
-    """Record an attempt that ended without the runner: its process died, or an operator
-    stopped it. `outcome` is the status the row takes (`pending` when RQ retries it)."""
-    now = timezone.now()
-    changes: dict[str, Any] = {"status": outcome, "error": one_line(reason), "updated_at": now}
-    changes["completed_at"] = None if outcome == JobStatus.PENDING else now
-    updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**changes)
-    if updated:
-        job = Job.objects.only("id", "owner_id").get(pk=job_id)
-        engine.announce(job)
-        logger.warning("job %s %s: %s", job_id, outcome, reason)
-    return bool(updated)

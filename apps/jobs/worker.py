@@ -261,8 +261,8 @@ class TankaWorker(SimpleWorker):
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
     def _record_interrupted(self, job: Job, exc_string: str) -> None:
+        from apps.jobs import lifecycle
         from apps.jobs.models import JobStatus
-        from apps.jobs.runner import record_interrupted
 
         if self._stopped_job_id == job.id:
             outcome, reason = JobStatus.CANCELLED, "stopped by an operator"
@@ -271,7 +271,8 @@ class TankaWorker(SimpleWorker):
             hard_limit = exc_string.startswith(HARD_LIMIT_REASON)
             reason = exc_string if hard_limit else "the worker was shut down while running this job"
         try:
-            record_interrupted(job.id, reason=reason, outcome=outcome)
+            if lifecycle.interrupt(job.id, outcome=outcome, reason=reason) is not None:
+                logger.warning("job %s %s: %s", job.id, outcome, reason)
         except Exception:
             logger.exception("job %s: could not record its interrupted attempt", job.id)
 

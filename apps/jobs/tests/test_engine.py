@@ -221,7 +221,9 @@ def test_an_atomic_tasks_writes_commit_with_its_completion_only(
         superseded = enqueue(test_tasks.atomic_writes, "superseded", False, owner=user)
     # The reconciliation (or a cancel) took the last job's row while it ran.
     monkeypatch.setattr(
-        runner, "_finish", lambda job, **changes: job.pk != superseded.pk and finish(job, **changes)
+        runner,
+        "_finish",
+        lambda job, status, **changes: job.pk != superseded.pk and finish(job, status, **changes),
     )
     run_jobs()
 

@@ -245,3 +245,29 @@ def test_job_waiting_on_its_queue_is_never_taken_for_lost(queued):
 
     assert not any(reports)
     assert Queue("default", connection=queue_redis()).job_ids == [str(row.id)]
+
+
+def test_job_retried_by_hand_is_not_failed_by_a_pass_before_its_hand_over(
+    queued, django_capture_on_commit_callbacks
+):
+    from apps.jobs.services import job_retry
+
+    row, rq_job = queued()
+    long_ago = timezone.now() - timedelta(seconds=10 * stale_after())
+    rq_job.set_status(RQStatus.FAILED)
+    Job.objects.filter(pk=row.pk).update(
+        status="failed", created_at=long_ago, enqueued_at=long_ago, completed_at=long_ago
+    )
+    row.refresh_from_db()
+
+    with django_capture_on_commit_callbacks() as hand_over:
+        job_retry(job=row)
+    # A reconciliation pass sees the reopened row before the push replaced its failed RQ copy.
+    report = reconcile()
+    for callback in hand_over:
+        callback()
+
+    row.refresh_from_db()
+    assert str(row.id) not in report.failed
+    assert row.status == "pending"
+    assert RQJob.fetch(str(row.id), connection=queue_redis()).get_status() == RQStatus.QUEUED
