@@ -234,7 +234,7 @@ def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -
         if rq_status in (RQStatus.QUEUED, RQStatus.STARTED) and _orphaned(
             connection, rq_job, now, workers
         ):
-            _queue_again(row, "was taken by a worker that never ran it", report)
+            _queue_again(row, "was taken by a worker that never ran it", report, rq_job)
             continue
         if rq_status not in _RQ_GAVE_UP:
             continue
@@ -243,9 +243,14 @@ def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -
             report.failed.append(str(row.id))
 
 
-def _queue_again(row: Job, what_happened: str, report: Report) -> None:
+def _queue_again(
+    row: Job, what_happened: str, report: Report, rq_job: RQJob | None = None
+) -> None:
+    """Queue the job again; its RQ copy names the task's module, so a task this process has
+    not imported yet is found too."""
+    path = rq_job.args[1] if rq_job is not None and len(rq_job.args) > 1 else None
     try:
-        engine.push(row)
+        engine.push(row, engine.get_task(row.name, path))
     except (LookupError, ServiceUnavailableError) as exc:
         logger.error("job %s %s and could not be queued again: %s", row.id, what_happened, exc)
         return

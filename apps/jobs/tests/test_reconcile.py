@@ -271,3 +271,25 @@ def test_job_retried_by_hand_is_not_failed_by_a_pass_before_its_hand_over(
     assert str(row.id) not in report.failed
     assert row.status == "pending"
     assert RQJob.fetch(str(row.id), connection=queue_redis()).get_status() == RQStatus.QUEUED
+
+
+def test_orphaned_job_of_a_task_this_process_has_not_imported_is_queued_again(
+    queued, monkeypatch
+):
+    import sys
+
+    from apps.jobs import engine
+
+    row, rq_job = queued(test_tasks.adds, 1)
+    queue = Queue("default", connection=queue_redis())
+    assert queue_redis().lpop(queue.key).decode() == str(row.id)
+    Job.objects.filter(pk=row.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+    # The scheduler process that reconciles may never have imported the task's module.
+    monkeypatch.setattr(engine, "_registry", {})
+    monkeypatch.delitem(sys.modules, test_tasks.__name__)
+
+    reconcile()
+    later = reconcile(now=timezone.now() + timedelta(minutes=5))
+
+    assert later.requeued == [str(row.id)]
+    assert queue.job_ids == [str(row.id)]
