@@ -203,7 +203,7 @@ _rq_queue = {
 }
 RQ_QUEUES = {name: dict(_rq_queue) for name in ("high_priority", "default", "low_priority")}
 RQ_SHOW_ADMIN_LINK = True
-RQ = {"WORKER_CLASS": "apps.jobs.worker.TankaWorker"}
+RQ = {"WORKER_CLASS": "apps.jobs.worker.TankaWorker", "QUEUE_CLASS": "apps.jobs.worker.TankaQueue"}
 # An idle worker heartbeats every RQ_WORKER_TTL - 15 s; /health counts a worker as gone when
 # its last heartbeat is older than RQ_WORKER_HEARTBEAT_WINDOW.
 RQ_WORKER_TTL = env.int("RQ_WORKER_TTL", default=30)
