@@ -24,13 +24,12 @@ from rq.utils import now as rq_now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from apps.jobs import reconcile, runner
+from tanka.names import EXIT_HARD_LIMIT
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # RQ's stop-job command interrupts the running task with this signal.
 STOP_JOB_SIGNAL = signal.SIGUSR1
 HARD_LIMIT_REASON = "the job overran its time limit"
-# The worker's exit status after the hard time limit; its supervisor starts a fresh one.
-EXIT_HARD_LIMIT = 70
 # At most one heartbeat a second between jobs (RQ's TTLs are tens of seconds).
 BEAT_GAP = 1.0
 
