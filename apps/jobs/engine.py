@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from importlib import import_module
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
@@ -35,9 +35,9 @@ from rq.job import Job as RQJob
 
 from apps.core.exceptions import ServiceUnavailableError
 from apps.core.logging import request_id_var
-from apps.core.pubsub import publish_on_commit
 from apps.core.redis_clients import queue_redis
-from apps.jobs.models import Job, JobStatus
+from apps.jobs import lifecycle
+from apps.jobs.models import Job
 
 logger = logging.getLogger("tanka.jobs")
 
@@ -222,16 +222,10 @@ def enqueue(
         # Handed over at the commit, a moment from now; cleared if that fails.
         enqueued_at=timezone.now(),
     )
-    announce(job)
+    lifecycle.announce(job)
     # A lambda, not a partial: Django names a robust callback by its __qualname__.
     transaction.on_commit(lambda: push(job, task_, first=True), robust=robust)
     return job
-
-
-def announce(job: Job) -> None:
-    """Tell the owner's subscribers the job changed, once the change commits."""
-    if job.owner_id is not None:
-        publish_on_commit(user_id=job.owner_id, event="job.updated", object_id=job.id)
 
 
 def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
@@ -244,9 +238,7 @@ def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
     """
     task_ = task_ or get_task(job.name)
     if not first:
-        now = timezone.now()
-        Job.objects.filter(pk=job.pk).update(enqueued_at=now, updated_at=now)
-        job.enqueued_at = now
+        lifecycle.stamp_handed_over(job)
     job_id = str(job.id)
     try:
         connection = queue_redis()
@@ -265,24 +257,10 @@ def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
         )
     except redis.RedisError as exc:
         logger.error("job %s (%s) could not be queued: %s", job_id, job.name, exc)
-        mark_unqueued(job)
+        lifecycle.fail_unqueued(job, reason=QUEUE_UNAVAILABLE)
         raise ServiceUnavailableError(
             "The task queue is unavailable, so the job was not queued. Try again shortly."
         ) from exc
-
-
-def mark_unqueued(job: Job) -> None:
-    now = timezone.now()
-    Job.objects.filter(pk=job.pk).update(
-        status=JobStatus.FAILED,
-        error=QUEUE_UNAVAILABLE,
-        enqueued_at=None,
-        completed_at=now,
-        updated_at=now,
-    )
-    job.status, job.error, job.completed_at = JobStatus.FAILED, QUEUE_UNAVAILABLE, now
-    job.enqueued_at = None
-    announce(job)
 
 
 def remove_from_queue(job_id: Any) -> None:
@@ -297,32 +275,38 @@ def remove_from_queue(job_id: Any) -> None:
         logger.warning("job %s cancelled but not removed from its queue: %s", job_id, exc)
 
 
-# The job the current worker process is running, for set_progress().
-current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=None)
+class RunningAttempt(Protocol):
+    """What a task's helpers need of the attempt running it (`apps.jobs.runner.Attempt`)."""
+
+    job: Job
+    is_final: bool
+
+    def claim(self) -> bool: ...
+
+
+# The attempt the current worker process is running, for the helpers below.
+current_attempt: ContextVar[RunningAttempt | None] = ContextVar("current_attempt", default=None)
+
+
+def current_job_id() -> str | None:
+    """The id of the job whose task is running here; None outside a job."""
+    attempt = current_attempt.get()
+    return None if attempt is None else str(attempt.job.pk)
 
 
 def set_progress(percent: float) -> None:
     """Record how far the running task is (0-100). Outside a job (a task called directly)
-    it does nothing, so tasks stay plain functions."""
-    job_id = current_job_id.get()
-    if job_id is None:
-        return
+    it does nothing, so tasks stay plain functions. A task that reports progress is a long
+    one: its row is marked `running` first."""
+    attempt = current_attempt.get()
     value = max(0, min(100, int(percent)))
-    updated = (
-        Job.objects.filter(pk=job_id, status=JobStatus.RUNNING)
-        .exclude(progress=value)
-        .update(progress=value, updated_at=timezone.now())
-    )
-    if updated:
-        job = Job.objects.only("id", "owner_id").get(pk=job_id)
-        announce(job)
+    if attempt is None or value == attempt.job.progress or not attempt.claim():
+        return
+    lifecycle.set_progress(attempt.job, value)
 
 
 def is_final_attempt() -> bool:
     """Whether the running task's current try is its last (no retry follows a failure).
     Outside a job it is True: a direct call is the only try there is."""
-    job_id = current_job_id.get()
-    if job_id is None:
-        return True
-    attempts, max_retries = Job.objects.values_list("attempts", "max_retries").get(pk=job_id)
-    return attempts > max_retries
+    attempt = current_attempt.get()
+    return attempt is None or attempt.is_final

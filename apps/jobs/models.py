@@ -21,10 +21,9 @@ class Job(BaseModel):
     """One background job, and the source of truth about it.
 
     The row is written before RQ hears of the job and its UUID is the RQ job id, so a job can
-    always be found, shown and reasoned about even when Redis lost it. Only the engine
-    (`apps.jobs.engine`, `runner`, `reconcile`) and the job services change `status`, always
-    with a compare-and-set update, so a worker, a reconciliation and an API call racing on
-    one job never undo each other.
+    always be found, shown and reasoned about even when Redis lost it. Only
+    `apps/jobs/lifecycle.py` changes `status`, each transition one compare-and-set update, so
+    a worker, a reconciliation and an API call racing on one job never undo each other.
     """
 
     name = models.CharField(max_length=200, help_text="The registered task name.")

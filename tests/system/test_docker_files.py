@@ -14,7 +14,8 @@ import pytest
 import yaml
 from django.conf import settings
 
-from apps.core.topology import DOCKER_DIR, nginx_binary, nginx_main_config, nginx_site_config
+from devstack import DOCKER_DIR
+from devstack.nginx import nginx_binary, nginx_main_config, nginx_site_config
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
