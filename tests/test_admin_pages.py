@@ -1,5 +1,6 @@
-"""Every page of the console opens for staff: each registered model's list, add, change,
-history and delete pages, the index, and every page of the queues dashboard the index leads to.
+"""Every page of the console opens for staff: the index, each app's index, each registered
+model's list, add, change, history and delete pages, and every page of the queues dashboard
+the index leads to.
 
 Models come from the admin's registry, so a model registered later is walked too; model_bakery
 fills in an object of it (give it a recipe if its constraints need particular values).
@@ -39,6 +40,14 @@ def links(response: HttpResponse) -> list[str]:
 def expected(allowed: bool) -> int:
     """200 where the admin lets staff in, else its 403: no page may crash."""
     return 200 if allowed else 403
+
+
+def test_the_site_wide_pages_open_for_staff(staff_client):
+    apps = sorted({model._meta.app_label for model in admin.site._registry})
+    pages = [reverse("admin:index"), reverse("admin:password_change")]
+    pages += [reverse("admin:app_list", args=[app]) for app in apps]
+    for page in pages:
+        assert staff_client.get(page).status_code == 200, page
 
 
 @pytest.mark.parametrize(
