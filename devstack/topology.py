@@ -1,7 +1,7 @@
 """The production topology on one machine, without containers: nginx on one port in front of
 several api processes (each on its own port), several RQ workers, and the machine's
 PostgreSQL and Redis. The shape of docker/compose.yml, run from the same docker/nginx.conf
-and docker/gunicorn.conf.py; `make stack-prod` runs it for a person, the topology system
+and docker/serve.py; `make stack-prod` runs it for a person, the topology system
 test proves it, and the benchmark measures it."""
 
 import os
@@ -24,8 +24,14 @@ class TopologyError(RuntimeError):
 
 def api_command(port: int) -> list[str]:
     """One api process serving the app on `port`, as the image runs it."""
-    return [sys.executable, "-m", "gunicorn", "--config", str(DOCKER_DIR / "gunicorn.conf.py"),
-            "--bind", f"127.0.0.1:{port}"]  # fmt: skip
+    return [
+        sys.executable,
+        str(DOCKER_DIR / "serve.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def worker_command(*flags: str, name: str | None = None) -> list[str]:

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from email.message import Message
 from typing import Any
 
 from devstack import MANAGE, ROOT
@@ -34,8 +35,9 @@ def http_full(
     token: str | None = None,
     timeout: float = 15,
     headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], Any]:
-    """Status, response headers and body (parsed JSON, or text when it is not JSON)."""
+) -> tuple[int, Message, Any]:
+    """Status, response headers (looked up case-insensitively, as HTTP names them) and body
+    (parsed JSON, or text when it is not JSON)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     request.add_header("Accept", "application/json")
@@ -45,9 +47,9 @@ def http_full(
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw, status, got = response.read(), response.status, dict(response.headers)
+            raw, status, got = response.read(), response.status, response.headers
     except urllib.error.HTTPError as error:
-        raw, status, got = error.read(), error.code, dict(error.headers)
+        raw, status, got = error.read(), error.code, error.headers
     try:
         parsed = json.loads(raw) if raw else None
     except ValueError:

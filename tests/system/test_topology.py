@@ -1,5 +1,5 @@
 """The production topology without Docker (devstack/topology.py, `make stack-prod`): nginx
-in front of two gunicorn api processes, two RQ workers, the machine's PostgreSQL and Redis.
+in front of two api processes (granian), two RQ workers, the machine's PostgreSQL and Redis.
 
 It uses its own PostgreSQL database and Redis databases 14/15, which no other test touches.
 The topology starts once for the module; the load test runs on it before the test that kills
@@ -79,7 +79,7 @@ def topology(tmp_path_factory):
         nginx_port=free_port(),
         # Rate limits are not what this module is about: its polling and its load test must
         # never be refused, so every limit is off.
-        env={"GUNICORN_WORKERS": "2", "LOG_FORMAT": "text", **NO_RATE_LIMITS},
+        env={"GRANIAN_WORKERS": "2", "LOG_FORMAT": "text", **NO_RATE_LIMITS},
     )
     try:
         stack.prepare()
@@ -224,7 +224,7 @@ def test_load_of_mixed_clients_gets_no_error_and_loses_no_write_or_job(topology)
         f"LOAD_PROD_CLIENTS={LOAD_CLIENTS} LOAD_PROD_SECONDS={LOAD_SECONDS:g} pytest -n0 "
         "tests/system/test_topology.py -k load",
         database="postgresql (the machine's server, a database of the test's own)",
-        topology="nginx, 2 gunicorn api processes (2 workers x 4 threads each), 2 RQ workers",
+        topology="nginx, 2 granian api processes (2 workers each), 2 RQ workers",
         clients=LOAD_CLIENTS,
         users=len(tokens),
         seconds=LOAD_SECONDS,
