@@ -1,9 +1,10 @@
 """The production topology on one machine, without containers.
 
-nginx on one port in front of several gunicorn api processes (each on its own port), several
-RQ workers, and the machine's PostgreSQL and Redis: the shape of docker/compose.yml, run from
-the same docker/nginx.conf and docker/gunicorn.conf.py. `make stack-prod` runs it for a
-person, the topology system test proves it, and the benchmark measures it.
+nginx on one port in front of several gunicorn api processes (each on its own port) and the
+event stream's ASGI server, several RQ workers, and the machine's PostgreSQL and Redis: the
+shape of docker/compose.yml, run from the same docker/nginx.conf and docker/gunicorn.conf.py.
+`make stack-prod` runs it for a person, the topology system test proves it, and the
+benchmark measures it.
 
 This module starts processes only; it imports nothing from Django, so it can run before any
 settings exist.
@@ -32,6 +33,7 @@ QUEUES = ["high_priority", "default", "low_priority"]
 
 # The lines of docker/nginx.conf that name the containers' addresses.
 NGINX_UPSTREAM_LINE = "server api:8000 max_fails=1 fail_timeout=5s;"
+NGINX_EVENTS_UPSTREAM_LINE = "server events:8000 max_fails=1 fail_timeout=5s;"
 NGINX_LISTEN_LINE = "listen 80;"
 NGINX_ACCESS_LOG_LINE = "access_log /var/log/nginx/access.log tanka;"
 
@@ -100,12 +102,24 @@ def nginx_binary() -> str | None:
 
 
 def nginx_site_config(
-    *, listen: str, upstreams: list[str], access_log: Path, source: Path | None = None
+    *,
+    listen: str,
+    upstreams: list[str],
+    events_upstream: str,
+    access_log: Path,
+    source: Path | None = None,
 ) -> str:
-    """docker/nginx.conf with the upstream servers, the listen address and the access log
-    replaced: the one load-balancer configuration, used by Docker and by this topology."""
+    """docker/nginx.conf with the upstream servers (the api processes, the event stream's
+    server), the listen address and the access log replaced: the one load-balancer
+    configuration, used by Docker and by this topology."""
     text = (source or DOCKER_DIR / "nginx.conf").read_text()
-    for line in (NGINX_UPSTREAM_LINE, NGINX_LISTEN_LINE, NGINX_ACCESS_LOG_LINE):
+    lines = (
+        NGINX_UPSTREAM_LINE,
+        NGINX_EVENTS_UPSTREAM_LINE,
+        NGINX_LISTEN_LINE,
+        NGINX_ACCESS_LOG_LINE,
+    )
+    for line in lines:
         if text.count(line) != 1:
             raise TopologyError(f"docker/nginx.conf must contain the line {line!r} exactly once")
     servers = "\n    ".join(
@@ -113,6 +127,10 @@ def nginx_site_config(
     )
     return (
         text.replace(NGINX_UPSTREAM_LINE, servers)
+        .replace(
+            NGINX_EVENTS_UPSTREAM_LINE,
+            NGINX_EVENTS_UPSTREAM_LINE.replace("events:8000", events_upstream),
+        )
         .replace(NGINX_LISTEN_LINE, f"listen {listen};")
         .replace(NGINX_ACCESS_LOG_LINE, f"access_log {access_log} tanka;")
     )
@@ -201,8 +219,8 @@ class Child:
 
 @dataclass
 class Topology:
-    """nginx + `api_processes` gunicorns + `workers` RQ workers, sharing one PostgreSQL
-    database and one Redis.
+    """nginx + `api_processes` gunicorns + the event stream's ASGI server + `workers` RQ
+    workers, sharing one PostgreSQL database and one Redis.
 
     `env` adds or overrides settings of every process (rate limits, log level...).
     """
@@ -216,6 +234,7 @@ class Topology:
     workers: int = 2
     nginx_port: int = 8080
     api_ports: list[int] = field(default_factory=list)
+    events_port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)
 
@@ -225,6 +244,7 @@ class Topology:
         if not self.api_ports:
             self.api_ports = [free_port() for _ in range(self.api_processes)]
         self.api_processes = len(self.api_ports)
+        self.events_port = self.events_port or free_port()
 
     @property
     def base_url(self) -> str:
@@ -313,6 +333,9 @@ class Topology:
                  f"{name}-{secrets.token_hex(4)}"],
                 logs / f"{name}.log",
             )  # fmt: skip
+        self.children["events"] = Child(
+            "events", asgi_server_command("127.0.0.1", self.events_port), logs / "events.log"
+        )
         self.children["nginx"] = Child(
             "nginx", [nginx, "-p", str(self.run_dir), "-c", str(self._write_nginx_config())],
             logs / "nginx.log",
@@ -321,6 +344,7 @@ class Topology:
             child.start(env)
         for index, name in enumerate(n for n in self.children if n.startswith("api-")):
             self._wait_for(name, f"{self.api_url(index)}/health/live", timeout)
+        self._wait_for("events", f"http://127.0.0.1:{self.events_port}/health/live", timeout)
         self._wait_for("nginx", f"{self.base_url}/health/live", timeout)
         self._wait_for_workers(timeout)
 
@@ -337,6 +361,7 @@ class Topology:
             nginx_site_config(
                 listen=f"127.0.0.1:{self.nginx_port}",
                 upstreams=[f"127.0.0.1:{port}" for port in self.api_ports],
+                events_upstream=f"127.0.0.1:{self.events_port}",
                 access_log=self.nginx_access_log,
             )
         )
@@ -459,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Tanka production topology on {stack.base_url} (nginx)")
         for name, child in stack.children.items():
             port = f" :{stack.api_ports[int(name[4:]) - 1]}" if name.startswith("api-") else ""
+            port = f" :{stack.events_port}" if name == "events" else port
             print(f"  {name:<9} pid {child.pid}{port}  log {child.log_path}")
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
