@@ -361,3 +361,17 @@ def test_a_browser_page_shows_a_memory_created_through_the_api(stack, chromium, 
     assert created, "the page never opened its EventSource"
     assert "<li>seen in the browser</li>" in result.stdout, result.stdout[-2000:]
     assert 'id="state">shown<' in result.stdout
+
+
+def test_the_benchmark_holds_idle_streams_and_times_a_burst(stack):
+    from bench.streams import IdleStreams
+
+    tokens = [token_for(stack, f"bench{index}") for index in range(3)]
+    with IdleStreams(stack.base, tokens) as streams:
+        assert streams.alive() == 3
+        result = streams.burst(
+            lambda: [create_memory(stack, token, "burst") for token in tokens], timeout=DEADLINE
+        )
+    assert result["received"] == result["streams"] == 3
+    assert result["still_open"] == 3
+    assert 0 < result["p50_seconds"] <= result["all_received_seconds"]
