@@ -69,6 +69,12 @@ class EventStreamView(APIView):
                     "event after it; an id older than what is kept starts with `event: reset`."
                 ),
             ),
+            OpenApiParameter(
+                "last_event_id",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                description="`Last-Event-ID` for a client that cannot set headers.",
+            ),
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(
@@ -91,7 +97,11 @@ class EventStreamView(APIView):
             raise ServiceUnavailableError(
                 "The event stream is served by the ASGI application (tanka.asgi), not this server."
             )
-        start = start_position(queue_redis(), request.user.pk, request.headers.get("Last-Event-ID"))
+        # A new EventSource cannot set the header: it may pass the id in the query instead.
+        last_event_id = request.headers.get("Last-Event-ID") or request.query_params.get(
+            "last_event_id"
+        )
+        start = start_position(queue_redis(), request.user.pk, last_event_id)
         _release_database_connections()
         response = StreamingHttpResponse(
             event_stream(user_id=request.user.pk, start=start, ends_at=float(request.auth["exp"])),

@@ -222,6 +222,16 @@ def test_a_reconnect_with_last_event_id_gets_exactly_what_it_missed_in_order(sta
     finally:
         again.close()
 
+    # A client that cannot set the header (a new EventSource) passes the id in the query.
+    by_query = EventStream(
+        f"{stack.base}/api/v1/events?last_event_id={missed[-1].id}",
+        {"Authorization": f"Bearer {token}"},
+    )
+    try:
+        assert by_query.next_event(DEADLINE).id == live.id
+    finally:
+        by_query.close()
+
     stale = open_stream(stack, token, **{"Last-Event-ID": "1-0"})
     try:
         first = stale.next_event(DEADLINE)
