@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from apps.core.topology import DOCKER_DIR, nginx_binary, nginx_main_config, nginx_site_config
+from devstack import DOCKER_DIR
+from devstack.nginx import nginx_binary, nginx_main_config, nginx_site_config
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 

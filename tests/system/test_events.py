@@ -16,19 +16,18 @@ from typing import NamedTuple
 import pytest
 import redis
 
-from apps.core.topology import asgi_server_command
+from devstack import MANAGE, ROOT
+from devstack.net import free_port
+from devstack.postgres import throwaway_database
+from devstack.processes import Process
+from devstack.redis import RedisServer
+from devstack.topology import events_command
 from tests.system.helpers import (
-    MANAGE,
-    ROOT,
-    Process,
-    RedisServer,
     answers,
-    free_port,
     http_json,
     issue_token,
     migrate,
     record_figures,
-    throwaway_database,
     unthrottled_env,
     wait_for,
 )
@@ -66,7 +65,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             )
             migrate(env)
             port = free_port()
-            server = Process(asgi_server_command("127.0.0.1", port), env=env)
+            server = Process(events_command(port), env)
             base = f"http://127.0.0.1:{port}"
             try:
                 wait_for(lambda: answers(f"{base}/health/live"), 90, f"the ASGI server on {base}")
