@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -384,3 +385,22 @@ def test_the_benchmark_holds_idle_streams_and_times_a_burst(stack):
     assert result["received"] == result["streams"] == 3
     assert result["still_open"] == 3
     assert 0 < result["p50_seconds"] <= result["all_received_seconds"]
+
+
+def server_threads(stack: Stack) -> int:
+    """Threads of the ASGI server's worker process (granian's child that runs the app)."""
+    children = Path(f"/proc/{stack.server.pid}/task/{stack.server.pid}/children").read_text()
+    (worker,) = children.split()
+    status = Path(f"/proc/{worker}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+
+def test_open_streams_hold_no_thread_each(stack):
+    from bench.streams import IdleStreams
+
+    token = token_for(stack, "threads")
+    before = server_threads(stack)
+    with IdleStreams(stack.base, [token] * 50) as streams:
+        assert streams.alive() == 50
+        during = server_threads(stack)
+    assert during <= before + 2, (before, during)

@@ -214,10 +214,8 @@ def test_the_event_stream_passes_through_nginx_from_its_asgi_server(topology, to
     finally:
         stream.close()
     # The stream was served by the ASGI server, the write by an api process.
-    assert "topo-sse" in topology.children["events"].output()
-    assert (
-        "topo-sse" not in topology.children["api-1"].output() + topology.children["api-2"].output()
-    )
+    assert "topo-sse" in topology.children["events"].output
+    assert "topo-sse" not in topology.children["api-1"].output + topology.children["api-2"].output
 
     status, body = http_json(f"{topology.base_url}/api/v1/events/tickets", "POST", token=token)
     assert status == 201, body
