@@ -106,7 +106,10 @@ def measure(
     server = Process(CANDIDATES[name].format(port=port).split(), env, log_path=logs / f"{name}.log")
     nginx_dir = ROOT / "var" / "bench-servers" / "nginx"
     config = write_nginx_config(
-        nginx_dir, listen=f"127.0.0.1:{nginx_port}", upstreams=[f"127.0.0.1:{port}"]
+        nginx_dir,
+        listen=f"127.0.0.1:{nginx_port}",
+        upstreams=[f"127.0.0.1:{port}"],
+        events_upstream=f"127.0.0.1:{port}",  # no stream is measured here
     )
     nginx = Process([nginx_binary(), "-p", str(nginx_dir.parent), "-c", str(config)], env,
                     log_path=logs / "nginx.log")  # fmt: skip

@@ -8,7 +8,10 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import SimpleLazyObject, empty
 
 from apps.core import pubsub
 from apps.core.envelope import error_envelope
@@ -117,3 +120,18 @@ class ApiErrorMiddleware:
         return JsonResponse(
             error_envelope("INTERNAL_ERROR", "An internal error occurred."), status=500
         )
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """django.contrib.messages' middleware, building a request's message storage only when
+    something reads or writes a message (the admin, the browsable API's login): the API's
+    requests never do, and building it costs each of them signer and settings lookups."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)

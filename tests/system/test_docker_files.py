@@ -45,14 +45,14 @@ def compose_config(tmp_path) -> dict:
 
 def test_compose_file_resolves_with_the_production_topology(compose_config):
     services = compose_config["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "nginx"}
+    assert set(services) == {"postgres", "redis", "migrate", "api", "events", "worker", "nginx"}
     assert services["api"]["deploy"]["replicas"] == 2
     assert services["worker"]["deploy"]["replicas"] == 2
     assert services["worker"]["command"][3:] == [
         "high_priority", "default", "low_priority", "--with-scheduler",
     ]  # fmt: skip
     assert "--appendonly" in services["redis"]["command"]
-    for name in ("postgres", "redis", "api", "worker", "nginx"):
+    for name in ("postgres", "redis", "api", "events", "worker", "nginx"):
         assert services[name]["restart"] == "unless-stopped", name
         assert services[name]["healthcheck"]["test"], name
     assert services["migrate"]["restart"] == "no"
@@ -88,6 +88,7 @@ def test_nginx_accepts_the_load_balancer_config(tmp_path):
         nginx_site_config(
             listen="127.0.0.1:8080",
             upstreams=["127.0.0.1:8001", "127.0.0.1:8002"],
+            events_upstream="127.0.0.1:8003",
             access_log=tmp_path / "access.log",
         )
     )
