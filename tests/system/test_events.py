@@ -23,6 +23,7 @@ from devstack.postgres import throwaway_database
 from devstack.processes import Process
 from devstack.redis import RedisServer
 from devstack.topology import events_command
+from tests.system.browser import render
 from tests.system.helpers import (
     answers,
     http_json,
@@ -33,7 +34,6 @@ from tests.system.helpers import (
     wait_for,
 )
 from tests.system.sse import Event, EventStream
-from tests.system.test_docs_browser import CHROMIUM, FLAGS, chromium  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("events")]
 
@@ -332,7 +332,7 @@ const bearer = {headers: {Authorization: `Bearer ${token}`}};
 """
 
 
-def test_a_browser_page_shows_a_memory_created_through_the_api(stack, chromium, tmp_path):  # noqa: F811
+def test_a_browser_page_shows_a_memory_created_through_the_api(stack, chromium, tmp_path):
     token = token_for(stack, "browser")
     page = (PAGE % {"api": stack.base, "token": token}).encode()
     ready = threading.Event()
@@ -360,19 +360,16 @@ def test_a_browser_page_shows_a_memory_created_through_the_api(stack, chromium, 
     creator = threading.Thread(target=create_when_ready)
     creator.start()
     try:
-        result = subprocess.run(
-            [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-             "--virtual-time-budget=60000", f"http://127.0.0.1:{stack.page_port}/"],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        shown = render(
+            chromium, f"http://127.0.0.1:{stack.page_port}/", tmp_path, virtual_time_ms=60000
+        )
     finally:
         ready.set()
         creator.join()
         server.shutdown()
-    assert result.returncode == 0, result.stderr[-2000:]
     assert created, "the page never opened its EventSource"
-    assert "<li>seen in the browser</li>" in result.stdout, result.stdout[-2000:]
-    assert 'id="state">shown<' in result.stdout
+    assert "<li>seen in the browser</li>" in shown.dom, shown.dom[-2000:]
+    assert 'id="state">shown<' in shown.dom
 
 
 def test_the_benchmark_holds_idle_streams_and_times_a_burst(stack):
