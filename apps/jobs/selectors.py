@@ -19,7 +19,7 @@ def job_list(*, user: Any) -> QuerySet[Job]:
 # What the runner needs of a job to run one attempt of it.
 _RUN_FIELDS = (
     "id", "name", "queue", "status", "args", "kwargs", "attempts", "max_retries", "timeout",
-    "progress", "owner_id", "request_id",
+    "progress", "owner_id", "request_id", "cancel_requested",
 )  # fmt: skip
 
 
