@@ -17,8 +17,8 @@ So a schedule fires within a tick of its time while any one scheduler runs, a sc
 dies leaves no gap to wait out, and a firing never runs twice.
 
 **Missed firings.** A firing is missed when no scheduler reached it in time: more than
-`MISSED_AFTER` seconds passed between two scheduler passes (every worker was down, or
-Redis forgot the last pass), or the firing is more than `MISSED_AFTER` seconds late. The
+`MISSED_AFTER` seconds passed between two scheduler passes (every worker was down), or the
+firing is more than `MISSED_AFTER` seconds late. The
 schedule's `catch_up` says what happens to missed firings: `skip` drops them (the schedule
 fires next at its next time), `once` runs one job for all of them (its `scheduled_for` is
 the latest one), `all` runs a job for each. A `once` schedule fires late rather than never.
@@ -200,7 +200,8 @@ def tick(connection: redis.Redis, now: datetime | None = None) -> Report:
     of processes at once."""
     now = now or timezone.now()
     previous = connection.get(CLOCK_KEY)
-    downtime = previous is None or now.timestamp() - float(previous) > MISSED_AFTER
+    # No record (a new Redis): only how late each firing is tells.
+    downtime = previous is not None and now.timestamp() - float(previous) > MISSED_AFTER
     report = Report()
     release_due(now, report)
     fire_due(now, report, downtime=downtime)
