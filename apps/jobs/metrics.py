@@ -29,7 +29,7 @@ from apps.core.redis_clients import queue_redis
 from apps.jobs.models import Job, JobStatus, Schedule
 
 WINDOW = timedelta(minutes=5)
-BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
 
 def _histogram(name: str, documentation: str, duration: Any, rows: Any) -> Metric:
