@@ -73,9 +73,13 @@ def test_an_interval_of_1s_for_20s_fires_20_times_once_each_with_a_scheduler_kil
     )
     times = [moment for moment, _ in fired]
     assert 19 <= len(times) <= 21, times
-    assert len(set(times)) == len(times) == Job.objects.filter(
-        schedule=schedule, scheduled_for__gte=start, scheduled_for__lt=end
-    ).count()
+    assert (
+        len(set(times))
+        == len(times)
+        == Job.objects.filter(
+            schedule=schedule, scheduled_for__gte=start, scheduled_for__lt=end
+        ).count()
+    )
     late = max((created - moment).total_seconds() for moment, created in fired)
     print(f"20 firings expected, {len(times)} fired, at most {late:.2f} s late")
     assert late <= schedules.MISSED_AFTER
@@ -91,9 +95,7 @@ def test_after_every_worker_stopped_for_10s_catch_up_skip_once_and_all_do_what_t
         mode: interval_schedule(f"catch-up-{mode}", 2, interval_seconds=2, catch_up=mode)
         for mode in ("skip", "once", "all")
     }
-    wait_until(
-        lambda: all(s.jobs.count() >= 2 for s in modes.values()), 60, "two firings of each"
-    )
+    wait_until(lambda: all(s.jobs.count() >= 2 for s in modes.values()), 60, "two firings of each")
     worker.stop()
     stopped_at = timezone.now()
     sleep_until(stopped_at + timedelta(seconds=10))
