@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from tanka.names import QUEUES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -202,7 +204,7 @@ _rq_queue = {
     "DEFAULT_TIMEOUT": RQ_DEFAULT_TIMEOUT,
     "REDIS_CLIENT_KWARGS": {"socket_connect_timeout": 2, "health_check_interval": 30},
 }
-RQ_QUEUES = {name: dict(_rq_queue) for name in ("high_priority", "default", "low_priority")}
+RQ_QUEUES = {name: dict(_rq_queue) for name in QUEUES}
 RQ_SHOW_ADMIN_LINK = True
 RQ = {"WORKER_CLASS": "apps.jobs.worker.TankaWorker", "QUEUE_CLASS": "apps.jobs.worker.TankaQueue"}
 # An idle worker heartbeats every RQ_WORKER_TTL - 15 s; /health counts a worker as gone when

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from apps.core import pubsub
 from apps.core.envelope import error_envelope
 from apps.core.logging import request_id_var, user_id_var
 
@@ -45,7 +46,8 @@ class RequestContextMiddleware:
         id_token = request_id_var.set(request_id)
         user_token = user_id_var.set("-")
         try:
-            response = self.get_response(request)
+            with pubsub.batched():
+                response = self.get_response(request)
             elapsed = time.perf_counter() - started
             response["X-Request-ID"] = request_id
             response["X-Process-Time"] = f"{elapsed:.6f}"

@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from apps.core.pubsub import publish, publish_on_commit, user_channel
+from apps.core.pubsub import add_batched, batched, publish, publish_on_commit, user_channel
 
 
 @pytest.fixture
@@ -54,3 +54,43 @@ def test_publish_on_commit_waits_for_the_commit(listener, django_capture_on_comm
 
     callbacks[0]()
     assert next_message(listener)["event"] == "memory.deleted"
+
+
+def test_events_of_a_batch_leave_together_at_its_end_in_order(listener):
+    user_id = uuid.uuid4()
+    listener.subscribe(user_channel(user_id))
+    listener.get_message(timeout=1)
+
+    with batched():
+        publish(user_id=user_id, event="memory.created", object_id=1)
+        publish(user_id=user_id, event="memory.updated", object_id=1)
+        assert next_message(listener, timeout=0.2) is None
+
+    assert [next_message(listener)["event"] for _ in range(2)] == [
+        "memory.created",
+        "memory.updated",
+    ]
+
+
+def test_a_round_trip_made_anyway_takes_the_waiting_events(listener):
+    user_id = uuid.uuid4()
+    listener.subscribe(user_channel(user_id))
+    listener.get_message(timeout=1)
+    client = redis.Redis.from_url(settings.REDIS_QUEUE_URL)
+
+    with batched():
+        publish(user_id=user_id, event="job.updated", object_id=7)
+        with client.pipeline() as pipeline:
+            pipeline.set("tanka:test:trip", 1)
+            add_batched(pipeline)
+            pipeline.execute()
+        # Sent with the pipeline, not again at the end of the batch.
+        assert next_message(listener)["id"] == "7"
+    assert next_message(listener, timeout=0.2) is None
+    client.close()
+
+
+def test_a_batch_with_redis_down_loses_its_events_and_nothing_else(redis_down, caplog):
+    with batched():
+        publish(user_id=uuid.uuid4(), event="job.updated", object_id=1)
+    assert "1 event(s) not published" in caplog.text
