@@ -278,6 +278,7 @@ RATE_LIMIT_ANON_PER_MINUTE = env.int("RATE_LIMIT_ANON_PER_MINUTE", default=60)
 RATE_LIMIT_LOGIN_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_PER_MINUTE", default=10)
 RATE_LIMIT_REGISTER_PER_MINUTE = env.int("RATE_LIMIT_REGISTER_PER_MINUTE", default=20)
 RATE_LIMIT_JOBS_PER_MINUTE = env.int("RATE_LIMIT_JOBS_PER_MINUTE", default=30)
+RATE_LIMIT_SIMILAR_PER_MINUTE = env.int("RATE_LIMIT_SIMILAR_PER_MINUTE", default=30)
 
 # --- HTTP -----------------------------------------------------------------------------
 
@@ -438,3 +439,7 @@ FEATURES_ENABLED += ["memories", "caching", "embeddings"]
 
 # Dotted path of the class that turns text into vectors (apps/memories/embeddings.py).
 EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="apps.memories.embeddings.HashingEmbedder")
+# How many of a user's most recent memories one `similar` call compares (bounds its work).
+SIMILAR_MAX_CANDIDATES = env.int("SIMILAR_MAX_CANDIDATES", default=10_000)
+if SIMILAR_MAX_CANDIDATES < 1:
+    raise ImproperlyConfigured("SIMILAR_MAX_CANDIDATES must be at least 1")

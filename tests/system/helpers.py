@@ -238,7 +238,8 @@ def api_and_worker(env: dict[str, str], name: str) -> Iterator[tuple[str, str, P
 
 # Every rate limit off (0 = off), for load and fuzz runs: a 429 there would be a test artefact.
 NO_RATE_LIMITS = {
-    f"RATE_LIMIT{name}_PER_MINUTE": "0" for name in ("", "_ANON", "_LOGIN", "_REGISTER", "_JOBS")
+    f"RATE_LIMIT{name}_PER_MINUTE": "0"
+    for name in ("", "_ANON", "_LOGIN", "_REGISTER", "_JOBS", "_SIMILAR")
 }
 
 
