@@ -382,6 +382,8 @@ SPECTACULAR_SETTINGS = {
         "`{success: false, error}`."
     ),
     "VERSION": API_VERSION,
+    # 3.1: only JSON Schema 2020-12 can say an object's keys hold no NUL (`propertyNames`).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -392,6 +394,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ConnectionStateEnum": "apps.health.serializers.STATES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema_hooks.forbid_nul_characters",
+        "apps.core.schema_hooks.nullable_anything_is_anything",
     ],
 }
 

@@ -42,7 +42,8 @@ class MemoryViewSet(viewsets.ModelViewSet):
 
     serializer_class = MemorySerializer
     filterset_class = MemoryFilter
-    lookup_value_regex = "[^/]+"
+    # Any id but one with a NUL, which the schema (and PostgreSQL) refuse.
+    lookup_value_regex = r"[^/\x00]+"
 
     @property
     def error_codes(self) -> tuple[int, ...]:
