@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python requirements/base.txt requirements/dev.txt requirements/
 ## run: the whole stack on http://localhost:8000 (Redis, a worker, the API), Ctrl-C stops it
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runstack --skip-migrate
+	$(BIN)/python -m devstack run --skip-migrate
 
 ## test: the whole suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set)
 test: $(STAMP)
@@ -34,7 +34,7 @@ lint: $(STAMP)
 ## stack-prod: nginx on :8080, two gunicorn api processes, two workers, the machine's
 ## PostgreSQL (DATABASE_URL, default database `tanka` on 127.0.0.1) and Redis; Ctrl-C stops it
 stack-prod: $(STAMP)
-	$(BIN)/python -m apps.core.topology $(STACK_ARGS)
+	$(BIN)/python -m devstack prod $(STACK_ARGS)
 
 $(VENV)/.bench-installed: $(STAMP) requirements/bench.txt
 	$(BIN)/python -m pip install --quiet -r requirements/bench.txt

@@ -5,7 +5,7 @@ Seeds one user's memories, with ready embeddings, straight into the database thr
 (bulk inserts of random unit vectors: minutes of embedding jobs skipped), then measures the
 endpoint at each size: one client's latency (sequential requests on one connection), then
 requests/s under concurrent load (wrk when installed, else client threads). The server is the
-production topology of apps/core/topology.py with one api process and no worker, rate limits
+production topology of devstack/topology.py with one api process and no worker, rate limits
 off, on the given database; or `--base-url`, a server already running on that database.
 """
 
@@ -21,22 +21,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from apps.core.topology import ROOT, Topology, create_database, drop_database, free_port
-from bench.__main__ import CACHE_DB, PG_ADMIN, QUEUE_DB, REDIS, log, percentile, run_wrk
+from bench.__main__ import CACHE_DB, PG_SERVER, QUEUE_DB, REDIS, log
+from bench.stats import percentile
+from bench.wrk import run_wrk
+from devstack import ROOT
+from devstack.net import free_port
+from devstack.postgres import create_database, database_url, drop_database
+from devstack.topology import Topology
+from tanka.names import RATE_LIMIT_SETTINGS
 
 DEFAULT_SIZES = "10000,100000"
 DEFAULT_DATABASE = "tanka_bench_similar"
 EMAIL = "bench-similar@example.com"
 PASSWORD = "Bench-Similar-Passw0rd-2026"
 BATCH = 2000
-NO_LIMITS = {
-    f"RATE_LIMIT{name}_PER_MINUTE": "0"
-    for name in ("", "_ANON", "_LOGIN", "_REGISTER", "_JOBS", "_SIMILAR")
-}
+NO_LIMITS = dict.fromkeys(RATE_LIMIT_SETTINGS, "0")
 
 
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tanka.settings")
     import django
 
@@ -205,12 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(int(size) for size in args.sizes.split(","))
 
     created = None
-    database_url = args.database_url
-    if database_url is None:
-        created = DEFAULT_DATABASE
-        create_database(PG_ADMIN, created, recreate=True)
-        database_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{created}"
-    setup_django(database_url)
+    database = args.database_url
+    if database is None:
+        database = created = database_url(PG_SERVER, DEFAULT_DATABASE)
+        create_database(created, recreate=True)
+    setup_django(database)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 env["SIMILAR_MAX_CANDIDATES"] = str(args.max_candidates)
             topology = Topology(
                 run_dir=ROOT / "var" / "bench-similar",
-                database_url=database_url,
+                database_url=database,
                 redis_url=args.redis_url,
                 queue_db=queue_db,
                 cache_db=cache_db,
@@ -258,12 +260,12 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-            drop_database(PG_ADMIN, created)
+            drop_database(created)
 
     results = {
         "command": "python -m bench.similar " + " ".join(argv or sys.argv[1:]),
         "settings": {
-            "database": urlsplit(database_url).scheme,
+            "database": urlsplit(database).scheme,
             "max_candidates": args.max_candidates,
             "requests": args.requests,
             "duration": args.duration,

@@ -1,4 +1,4 @@
--- wrk script of the benchmark (bench/__main__.py). Settings come from the environment:
+-- wrk script of the benchmark (bench/wrk.py). Settings come from the environment:
 --   BENCH_TOKEN   bearer token to send
 --   BENCH_METHOD  GET (default) or POST
 --   BENCH_BODY    JSON body for POST

@@ -11,7 +11,7 @@ import pytest
 from apps.memories.embeddings import get_embedder
 from apps.memories.models import EmbeddingStatus, Memory
 from bench import similar
-from tests.system.helpers import ROOT
+from devstack import ROOT
 
 
 def test_the_module_runs_and_explains_itself():

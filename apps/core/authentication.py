@@ -3,6 +3,7 @@
 from functools import lru_cache
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
@@ -47,6 +48,19 @@ def _token_user_key(user_id: Any) -> str:
 def forget_cached_user(sender: Any, instance: Any, **kwargs: Any) -> None:
     """Drop the cached copy of a user that changed (connected in CoreConfig.ready)."""
     cache.delete(_token_user_key(instance.pk))
+
+
+def cached_user(user_id: Any) -> Any | None:
+    """The user with this id, read through the same per-user cache as bearer tokens' users
+    (for credentials that name a user without being a token, such as an event ticket);
+    None when there is no such user."""
+    key = _token_user_key(user_id)
+    user = cache.get(key)
+    if user is None:
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if user is not None:
+            cache.set(key, user, TOKEN_USER_CACHE_SECONDS)
+    return user
 
 
 def _session_user(request: Request) -> Any:

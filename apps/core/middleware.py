@@ -8,9 +8,13 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import SimpleLazyObject, empty
 
+from apps.core import pubsub
 from apps.core.envelope import error_envelope
 from apps.core.logging import request_id_var, user_id_var
 from apps.core.parsers import NUL_MESSAGE
@@ -47,7 +51,8 @@ class RequestContextMiddleware:
         id_token = request_id_var.set(request_id)
         user_token = user_id_var.set("-")
         try:
-            response = self.get_response(request)
+            with pubsub.batched():
+                response = self.get_response(request)
             elapsed = time.perf_counter() - started
             response["X-Request-ID"] = request_id
             response["X-Process-Time"] = f"{elapsed:.6f}"
@@ -109,38 +114,42 @@ class QueryStringMiddleware:
     more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` parameters (Django raises `TooManyFieldsSent`
     wherever `request.GET` is first read, which inside DRF was a 500), or a NUL character
     (PostgreSQL cannot compare text holding one). Under `/api/` the answer is the error
-    envelope naming each parameter; elsewhere Django's own 400."""
+    envelope naming each parameter; elsewhere Django's own 400.
+
+    The usual query string is only searched for `&` and `%00`, not parsed: parsing waits for
+    a view that reads it."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        too_many = limit is not None and query.count("&") >= limit
+        if not (too_many or "%00" in query or "\x00" in query):
+            return self.get_response(request)
         try:
             params = request.GET
         except TooManyFieldsSent:
             if not is_api_path(request.path):
                 raise
-            limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
             message = f"At most {limit} query parameters are allowed."
             return JsonResponse(error_envelope("VALIDATION_ERROR", message), status=400)
-        query = request.META.get("QUERY_STRING", "")
-        if "%00" in query or "\x00" in query:
-            names = sorted(
-                {
-                    name
-                    for name, values in params.lists()
-                    if "\x00" in name or any("\x00" in value for value in values)
-                }
-            )
-            if names:
-                if not is_api_path(request.path):
-                    raise NulInQueryString("NUL character in the query string")
-                details = [{"field": name, "message": NUL_MESSAGE} for name in names]
-                return JsonResponse(
-                    error_envelope("VALIDATION_ERROR", f"{names[0]}: {NUL_MESSAGE}", details),
-                    status=400,
-                )
-        return self.get_response(request)
+        names = sorted(
+            {
+                name
+                for name, values in params.lists()
+                if "\x00" in name or any("\x00" in value for value in values)
+            }
+        )
+        if not names:
+            return self.get_response(request)
+        if not is_api_path(request.path):
+            raise NulInQueryString("NUL character in the query string")
+        details = [{"field": name, "message": NUL_MESSAGE} for name in names]
+        return JsonResponse(
+            error_envelope("VALIDATION_ERROR", f"{names[0]}: {NUL_MESSAGE}", details), status=400
+        )
 
 
 class ApiErrorMiddleware:
@@ -160,3 +169,18 @@ class ApiErrorMiddleware:
         return JsonResponse(
             error_envelope("INTERNAL_ERROR", "An internal error occurred."), status=500
         )
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """django.contrib.messages' middleware, building a request's message storage only when
+    something reads or writes a message (the admin, the browsable API's login): the API's
+    requests never do, and building it costs each of them signer and settings lookups."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)

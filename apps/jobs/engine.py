@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from importlib import import_module
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
@@ -33,6 +33,7 @@ from rq import Queue, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 
+from apps.core import pubsub
 from apps.core.exceptions import ServiceUnavailableError
 from apps.core.logging import request_id_var
 from apps.core.redis_clients import queue_redis
@@ -232,7 +233,8 @@ def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
     """Put a `pending` row's job on its RQ queue (replacing any older RQ copy of it).
 
     `first` is the hand-over `enqueue` makes: no older copy exists, and the row was written
-    with its `enqueued_at`, so it costs one trip to Redis and no database write.
+    with its `enqueued_at`, so it costs one trip to Redis (events included) and no database
+    write.
 
     Raises `ServiceUnavailableError` after marking the row `failed` when Redis is down.
     """
@@ -245,16 +247,21 @@ def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
         if not first:
             with contextlib.suppress(NoSuchJobError):
                 RQJob.fetch(job_id, connection=connection).delete()
-        Queue(job.queue, connection=connection).enqueue_call(
-            func="apps.jobs.runner.execute",
-            args=(job_id, task_.path),
-            job_id=job_id,
-            timeout=job.timeout,
-            retry=_retry_for(job, task_),
-            meta={"task": job.name, "request_id": job.request_id},
-            description=job.name,
-            failure_ttl=RQ_FAILURE_TTL,
-        )
+        with connection.pipeline() as pipeline:
+            Queue(job.queue, connection=connection).enqueue_call(
+                func="apps.jobs.runner.execute",
+                args=(job_id, task_.path),
+                job_id=job_id,
+                timeout=job.timeout,
+                retry=_retry_for(job, task_),
+                meta={"task": job.name, "request_id": job.request_id},
+                description=job.name,
+                failure_ttl=RQ_FAILURE_TTL,
+                pipeline=pipeline,
+            )
+            # The job's own event (and any other waiting) leaves in the same round trip.
+            pubsub.add_batched(pipeline)
+            pipeline.execute()
     except redis.RedisError as exc:
         logger.error("job %s (%s) could not be queued: %s", job_id, job.name, exc)
         lifecycle.fail_unqueued(job, reason=QUEUE_UNAVAILABLE)
@@ -275,24 +282,38 @@ def remove_from_queue(job_id: Any) -> None:
         logger.warning("job %s cancelled but not removed from its queue: %s", job_id, exc)
 
 
-# The job the current worker process is running, for set_progress().
-current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=None)
+class RunningAttempt(Protocol):
+    """What a task's helpers need of the attempt running it (`apps.jobs.runner.Attempt`)."""
+
+    job: Job
+    is_final: bool
+
+    def claim(self) -> bool: ...
+
+
+# The attempt the current worker process is running, for the helpers below.
+current_attempt: ContextVar[RunningAttempt | None] = ContextVar("current_attempt", default=None)
+
+
+def current_job_id() -> str | None:
+    """The id of the job whose task is running here; None outside a job."""
+    attempt = current_attempt.get()
+    return None if attempt is None else str(attempt.job.pk)
 
 
 def set_progress(percent: float) -> None:
     """Record how far the running task is (0-100). Outside a job (a task called directly)
-    it does nothing, so tasks stay plain functions."""
-    job_id = current_job_id.get()
-    if job_id is None:
+    it does nothing, so tasks stay plain functions. A task that reports progress is a long
+    one: its row is marked `running` first."""
+    attempt = current_attempt.get()
+    value = max(0, min(100, int(percent)))
+    if attempt is None or value == attempt.job.progress or not attempt.claim():
         return
-    lifecycle.set_progress(job_id, max(0, min(100, int(percent))))
+    lifecycle.set_progress(attempt.job, value)
 
 
 def is_final_attempt() -> bool:
     """Whether the running task's current try is its last (no retry follows a failure).
     Outside a job it is True: a direct call is the only try there is."""
-    job_id = current_job_id.get()
-    if job_id is None:
-        return True
-    attempts, max_retries = Job.objects.values_list("attempts", "max_retries").get(pk=job_id)
-    return attempts > max_retries
+    attempt = current_attempt.get()
+    return attempt is None or attempt.is_final

@@ -8,17 +8,19 @@ race on one job therefore never undo each other: the loser's statement matches n
 changes nothing.
 
     pending --start--> running --finish--> completed | failed | pending (RQ retries it)
+    pending --finish_unclaimed--> completed | failed | pending (a short attempt, in one step)
     running --interrupt / recover--> pending | failed | cancelled
     pending --cancel--> cancelled          failed --reopen--> pending
     pending --fail_unqueued / give_up--> failed
 """
 
+import functools
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from django.db import models
-from django.db.models import F
-from django.db.models.sql import UpdateQuery
+from django.db import connection
 from django.utils import timezone
 
 from apps.core.pubsub import publish_on_commit
@@ -41,61 +43,91 @@ def announce(job: Job) -> None:
         publish_on_commit(user_id=job.owner_id, event="job.updated", object_id=job.id)
 
 
-def _update_returning(queryset: models.QuerySet[Job], values: dict[str, Any]) -> Job | None:
-    """`queryset.update(**values)` that hands back the row it changed, in the same statement.
+# In a change, "one more attempt": `attempts = attempts + 1` in the statement itself.
+NEXT_ATTEMPT = object()
 
-    PostgreSQL and SQLite (3.35+) both have `UPDATE ... RETURNING`; Django's `update()`
-    returns only a count, so a caller that needs the row would otherwise read it again.
+
+@functools.cache
+def _update_sql(vendor: str, columns: tuple[str, ...], sources: int, by_attempt: bool) -> str:
+    """The statement of one shape of transition, built once per process.
+
+    Written out rather than compiled by the ORM on every call: these statements run twice
+    per job on the engine's hot path, where the ORM's compilation and row building cost
+    several times the statement itself (bench/RESULTS.md). `RETURNING` (PostgreSQL, and
+    SQLite 3.35+) hands back what the caller cannot know: the owner and the attempt count.
     """
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    sql, params = query.get_compiler(queryset.db).as_sql()
-    rows = list(Job.objects.using(queryset.db).raw(f"{sql} RETURNING *", params))
-    return rows[0] if rows else None
+    quote = connection.ops.quote_name
+    assignments = ", ".join(
+        f"{quote(column[1:])} = {quote(column[1:])} + 1"
+        if column.startswith("+")
+        else f"{quote(column)} = %s"
+        for column in columns
+    )
+    statuses = ", ".join(["%s"] * sources)
+    attempt = f" AND {quote('attempts')} = %s" if by_attempt else ""
+    return (
+        f"UPDATE {quote(Job._meta.db_table)} SET {assignments} "
+        f"WHERE {quote('id')} = %s AND {quote('status')} IN ({statuses}){attempt} "
+        f"RETURNING {quote('owner_id')}, {quote('attempts')}"
+    )
 
 
 def _move(
-    job: Job | Any,
+    job: Job,
     *,
     source: Collection[str],
     target: str | None,
     attempt: int | None = None,
     **changes: Any,
 ) -> Job | None:
-    """The one compare-and-set: the changed row, or None when the job was not in `source`
-    (or, with `attempt`, has moved on to another attempt). A `Job` passed in takes the
-    changed row's values, so its holder sees the job as it now is."""
+    """The one compare-and-set: the job, or None when it was not in `source` (or, with
+    `attempt`, has moved on to another attempt). The job passed in takes the new values, so
+    its holder sees it as it now is."""
     now = timezone.now()
     changes["updated_at"] = now
     if target is not None:
         changes["status"] = target
         changes.setdefault("completed_at", now if target in FINAL_STATUSES else None)
-    job_id = job.pk if isinstance(job, Job) else job
-    queryset = Job.objects.filter(pk=job_id, status__in=list(source))
+    columns, params = [], []
+    for name, value in changes.items():
+        field = Job._meta.get_field(name)
+        if value is NEXT_ATTEMPT:
+            columns.append(f"+{field.column}")
+        else:
+            columns.append(field.column)
+            params.append(field.get_db_prep_save(value, connection))
+    params.append(Job._meta.pk.get_db_prep_value(job.pk, connection))
+    params.extend(source)
     if attempt is not None:
-        queryset = queryset.filter(attempts=attempt)
-    changed = _update_returning(queryset, changes)
-    if changed is None:
+        params.append(attempt)
+    sql = _update_sql(connection.vendor, tuple(columns), len(source), attempt is not None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if isinstance(job, Job):
-        for field in changed._meta.concrete_fields:
-            setattr(job, field.attname, getattr(changed, field.attname))
-    announce(changed)
-    return changed
+    owner_id, attempts = row
+    for name, value in changes.items():
+        if value is not NEXT_ATTEMPT:
+            setattr(job, Job._meta.get_field(name).attname, value)
+    job.owner_id = owner_id if owner_id is None or isinstance(owner_id, UUID) else UUID(owner_id)
+    job.attempts = attempts
+    announce(job)
+    return job
 
 
-def start(job_id: Any, *, worker_name: str) -> Job | None:
+def start(job: Job | Any, *, worker_name: str, started_at: datetime | None = None) -> Job | None:
     """Claim the job for a new attempt; None when it must not run (cancelled, finished, gone).
 
     A row still `running` is claimed too: that is RQ retrying an attempt whose worker died
     before the reconciliation noticed.
     """
     return _move(
-        job_id,
+        job,
         source=(JobStatus.PENDING, JobStatus.RUNNING),
         target=JobStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=timezone.now(),
+        attempts=NEXT_ATTEMPT,
+        started_at=started_at or timezone.now(),
         progress=0,
         worker_name=worker_name,
     )
@@ -109,20 +141,42 @@ def finish(job: Job, status: str, **changes: Any) -> Job | None:
     return _move(job, source=(JobStatus.RUNNING,), target=status, attempt=job.attempts, **changes)
 
 
+def finish_unclaimed(
+    job: Job, status: str, *, worker_name: str, started_at: datetime, **changes: Any
+) -> Job | None:
+    """Record a whole attempt that never marked its row `running` (a short job, see
+    `apps/jobs/runner.py`): start and outcome in one statement, from `pending` as it was read."""
+    return _move(
+        job,
+        source=(JobStatus.PENDING,),
+        target=status,
+        attempt=job.attempts,
+        attempts=NEXT_ATTEMPT,
+        started_at=started_at,
+        worker_name=worker_name,
+        **changes,
+    )
+
+
 def interrupt(job_id: Any, *, outcome: str, reason: str) -> Job | None:
     """An attempt ended without the runner: its worker stopped, an operator stopped it, or it
     overran its hard limit. `outcome` is `pending` when RQ retries it."""
-    return _move(job_id, source=(JobStatus.RUNNING,), target=outcome, error=one_line(reason))
+    return _move(
+        Job(pk=job_id), source=(JobStatus.RUNNING,), target=outcome, error=one_line(reason)
+    )
 
 
 def recover(job: Job, *, retry: bool, reason: str) -> Job | None:
-    """The reconciliation found the attempt's worker dead or no longer running it."""
+    """The reconciliation found the attempt's worker dead or no longer running it. A row
+    still `pending` is an attempt that never marked it `running` (a short job): it counts."""
+    unclaimed = job.status == JobStatus.PENDING
     return _move(
         job,
-        source=(JobStatus.RUNNING,),
+        source=(job.status if unclaimed else JobStatus.RUNNING,),
         target=JobStatus.PENDING if retry else JobStatus.FAILED,
         attempt=job.attempts,
         error=one_line(reason + ("; retrying" if retry else "")),
+        **({"attempts": NEXT_ATTEMPT} if unclaimed else {}),
     )
 
 
@@ -155,14 +209,9 @@ def reopen(job: Job) -> Job | None:
     )
 
 
-def set_progress(job_id: Any, percent: int) -> Job | None:
-    """A running attempt's progress; announced only when it changed."""
-    now = timezone.now()
-    queryset = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).exclude(progress=percent)
-    job = _update_returning(queryset, {"progress": percent, "updated_at": now})
-    if job is not None:
-        announce(job)
-    return job
+def set_progress(job: Job, percent: int) -> Job | None:
+    """A running attempt's progress."""
+    return _move(job, source=(JobStatus.RUNNING,), target=None, progress=percent)
 
 
 def stamp_handed_over(job: Job) -> None:

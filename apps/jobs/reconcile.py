@@ -144,8 +144,13 @@ def _fetch(connection: redis.Redis, job_id: Any) -> RQJob | None:
     return jobs[0] if jobs else None
 
 
-def _recover_running(connection: redis.Redis, row: Job, reason: str, report: Report) -> None:
-    rq_job = _fetch(connection, row.id)
+def _recover_running(
+    connection: redis.Redis, row: Job, reason: str, report: Report, rq_job: RQJob | None = None
+) -> None:
+    """An attempt whose worker died or let go of it, whether or not its row says `running`
+    (a short job's row stays `pending` while it runs): retried while RQ has retries left for
+    it, else failed; the attempt counts either way."""
+    rq_job = rq_job or _fetch(connection, row.id)
     rq_status = rq_job.get_status(refresh=False) if rq_job else None
     if rq_status == RQStatus.STARTED:
         retry = rq_job.should_retry
@@ -234,7 +239,11 @@ def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -
         if rq_status in (RQStatus.QUEUED, RQStatus.STARTED) and _orphaned(
             connection, rq_job, now, workers
         ):
-            _queue_again(row, "was taken by a worker that never ran it", report, rq_job)
+            if rq_status == RQStatus.STARTED:
+                reason = "the worker running this job died before it ended"
+                _recover_running(connection, row, reason, report, rq_job)
+            else:
+                _queue_again(row, "was taken by a worker that never ran it", report, rq_job)
             continue
         if rq_status not in _RQ_GAVE_UP:
             continue
@@ -243,9 +252,7 @@ def _reconcile_pending(connection: redis.Redis, now: datetime, report: Report) -
             report.failed.append(str(row.id))
 
 
-def _queue_again(
-    row: Job, what_happened: str, report: Report, rq_job: RQJob | None = None
-) -> None:
+def _queue_again(row: Job, what_happened: str, report: Report, rq_job: RQJob | None = None) -> None:
     """Queue the job again; its RQ copy names the task's module, so a task this process has
     not imported yet is found too."""
     path = rq_job.args[1] if rq_job is not None and len(rq_job.args) > 1 else None

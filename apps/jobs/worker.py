@@ -11,23 +11,28 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django_rq.queues import DjangoRQ
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import worker_registration
-from rq.job import Job
+from rq.executions import Execution
+from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
+from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
 from rq.worker import SimpleWorker, WorkerStatus
 
-from apps.jobs import reconcile
+from apps.core import pubsub
+from apps.jobs import reconcile, runner
+from tanka.names import EXIT_HARD_LIMIT
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # RQ's stop-job command interrupts the running task with this signal.
 STOP_JOB_SIGNAL = signal.SIGUSR1
 HARD_LIMIT_REASON = "the job overran its time limit"
-# The worker's exit status after the hard time limit; its supervisor starts a fresh one.
-EXIT_HARD_LIMIT = 70
+# At most one heartbeat a second between jobs (RQ's TTLs are tens of seconds).
+BEAT_GAP = 1.0
 
 logger = logging.getLogger("tanka.jobs")
 
@@ -82,6 +87,51 @@ def _refresh_connections() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
+# Pops the first waiting job of the queues, in their order, with its hash: RQ's dequeue of a
+# waiting job in one round trip instead of two. Ids whose hash is gone are skipped, as RQ does.
+_POP_WITH_HASH = """
+for _, queue_key in ipairs(KEYS) do
+    while true do
+        local job_id = redis.call('LPOP', queue_key)
+        if not job_id then break end
+        local fields = redis.call('HGETALL', ARGV[1] .. job_id)
+        if #fields > 0 then return {queue_key, job_id, fields} end
+    end
+end
+return false
+"""
+
+
+class TankaQueue(DjangoRQ):
+    """django-rq's queue (settings.RQ["QUEUE_CLASS"]); a worker takes a waiting job and its
+    hash in one round trip, and blocks (RQ's own way) only when every queue is empty."""
+
+    @classmethod
+    def dequeue_any(  # type: ignore[override]
+        cls,
+        queues: Any,
+        timeout: int | None,
+        connection: Any,
+        job_class: type[Job] | None = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
+    ) -> tuple[Job, Queue] | None:
+        queues = list(queues)
+        popped = connection.register_script(_POP_WITH_HASH)(
+            keys=[queue.key for queue in queues], args=[Job.redis_job_namespace_prefix]
+        )
+        if not popped:
+            return super().dequeue_any(
+                queues, timeout, connection, job_class, serializer, death_penalty_class
+            )
+        queue_key, job_id, fields = popped
+        job_class = job_class or Job
+        job = job_class(job_id.decode(), connection=connection, serializer=serializer)
+        job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
+        queue = next(q for q in queues if q.key == queue_key.decode())
+        return job, queue
+
+
 class JobStopped(BaseException):
     """Raised in a running task when an operator stops its job (RQ's stop-job command).
 
@@ -114,32 +164,73 @@ class TankaWorker(SimpleWorker):
 
     # RQ waits up to 60 s between tries while Redis is down; back within 10 s of its return.
     max_connection_wait_time = 10.0
+    queue_class = TankaQueue
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         ttl = kwargs.get("worker_ttl") or settings.RQ_WORKER_TTL
         kwargs["worker_ttl"] = min(ttl, settings.RQ_WORKER_TTL)
         kwargs.setdefault("job_monitoring_interval", reconcile.heartbeat_interval())
         super().__init__(*args, **kwargs)
-        self._scheduler_checked_at = self._registration_checked_at = 0.0
+        self._scheduler_checked_at = self._registration_checked_at = self._beaten_at = 0.0
         self._running_job_id: str | None = None
+        self._watchdog = _Watchdog(self)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         execution = self.prepare_execution(job)
         _refresh_connections()
         self._running_job_id = job.id
-        watchdog = _Watchdog(self, job, queue, execution)
-        watchdog.start()
+        self._watchdog.watch(job, queue, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
             self._running_job_id = None
-            watchdog.stop()
+            self._watchdog.release()
             _refresh_connections()
-        self.set_state(WorkerStatus.IDLE)
+
+    def prepare_execution(self, job: Job) -> Execution:
+        """RQ's two preparation round trips (the execution, then the job's start) in one."""
+        with self.connection.pipeline(transaction=False) as pipeline:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            self._beat(ttl, pipeline)
+            pipeline.execute()
+        return execution
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        """RQ's perform_job without what our jobs never use on success (dependencies,
+        repeats, callbacks, results: the Job row keeps the result): the bookkeeping of a
+        finished job, and its events, are one round trip. Failures take RQ's own path
+        (retries, the failed registry)."""
+        with pubsub.batched():
+            try:
+                timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+                with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
+                    job.perform()
+                job.ended_at = rq_now()
+            except:  # noqa: E722 - RQ's contract: every exception is the job's failure
+                self._finalize_failure(job, queue, execution, sys.exc_info())
+                return False
+            job._status = JobStatus.FINISHED
+            with self.connection.pipeline(transaction=False) as pipeline:
+                self.increment_successful_job_count(pipeline=pipeline)
+                self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+                self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+                pipeline.delete(job.key, job.dependents_key, job.dependencies_key)
+                self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
+                self._beat(None, pipeline)
+                # The job's events (its outcome) leave with the bookkeeping.
+                pubsub.add_batched(pipeline)
+                pipeline.execute()
+        return True
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
         signal.signal(STOP_JOB_SIGNAL, self._raise_job_stopped)
+        self._watchdog.start()
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
         # RQ's stop-job command (from the pubsub thread): interrupt the task in the main thread.
@@ -180,16 +271,32 @@ class TankaWorker(SimpleWorker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is not None:
-            super().heartbeat(timeout, pipeline)
+            self._beat(timeout, pipeline)
+            return
+        # RQ heartbeats several times around every job, three round trips each; once a
+        # second, in one round trip, keeps the same promise (the TTL is far longer).
+        if timeout is None and time.monotonic() - self._beaten_at < BEAT_GAP:
             return
         try:
-            super().heartbeat(timeout, pipeline)
+            with self.connection.pipeline(transaction=False) as beat:
+                self._beat(timeout, beat)
+                beat.execute()
             self._keep_registered()
             self._keep_scheduler_alive()
         except REDIS_DOWN as exc:
             # RQ's work loop quits on a Redis error outside its dequeue; let the dequeue, which
             # waits for Redis to come back, be the one to meet it.
             logger.warning("worker %s: Redis unavailable at heartbeat: %s", self.name, exc)
+
+    def _beat(self, timeout: int | None, pipeline: Any) -> None:
+        super().heartbeat(timeout, pipeline)
+        self._beaten_at = time.monotonic()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        # RQ sets the idle state before every dequeue; write it only when it changes.
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
 
     def check_for_suspension(self, burst: bool) -> None:
         try:
@@ -259,6 +366,7 @@ class TankaWorker(SimpleWorker):
         # no-op after the runner.
         self._record_interrupted(job, exc_string)
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        self.set_state(WorkerStatus.IDLE)
 
     def _record_interrupted(self, job: Job, exc_string: str) -> None:
         from apps.jobs import lifecycle
@@ -278,29 +386,72 @@ class TankaWorker(SimpleWorker):
 
 
 class _Watchdog(threading.Thread):
-    """Beside a running job: heartbeats, and the hard time limit."""
+    """The worker's second thread, for its whole life. While a job runs it marks the row of
+    a job still running after `runner.CLAIM_AFTER` seconds `running`, heartbeats at the
+    worker's monitoring interval, and gives up on a job past its hard time limit."""
 
-    def __init__(self, worker: TankaWorker, job: Job, queue: Queue, execution: Any) -> None:
-        super().__init__(name=f"watchdog-{job.id}", daemon=True)
-        self.worker, self.job, self.queue, self.execution = worker, job, queue, execution
-        self._done = threading.Event()
-        self._began = time.monotonic()
+    def __init__(self, worker: TankaWorker) -> None:
+        super().__init__(name=f"watchdog-{worker.name}", daemon=True)
+        self.worker = worker
+        self._changed = threading.Condition()
+        self._watched: tuple[Job, Queue, Execution, float] | None = None
+        self._generation = 0
 
-    def stop(self) -> None:
-        self._done.set()
-        self.join()
+    def watch(self, job: Job, queue: Queue, execution: Execution) -> None:
+        with self._changed:
+            self._watched = (job, queue, execution, time.monotonic())
+            self._generation += 1
+            self._changed.notify()
+
+    def release(self) -> None:
+        with self._changed:
+            self._watched = None
+            self._generation += 1
+            self._changed.notify()
 
     def run(self) -> None:
-        while not self._done.wait(self.worker.job_monitoring_interval):
-            timeout = self.job.timeout or 0
-            if (
-                timeout > 0
-                and time.monotonic() - self._began > timeout + settings.JOBS_HARD_LIMIT_GRACE
-            ):
-                self._give_up(timeout)
+        while True:
+            with self._changed:
+                while self._watched is None:
+                    self._changed.wait()
+                watched, generation = self._watched, self._generation
+            self._follow(*watched, generation)
+
+    def _wait_until(self, moment: float, generation: int) -> bool:
+        """Sleep until `moment`; False as soon as the job is released."""
+        with self._changed:
+            while self._generation == generation:
+                left = moment - time.monotonic()
+                if left <= 0:
+                    return True
+                self._changed.wait(left)
+            return False
+
+    def _follow(
+        self, job: Job, queue: Queue, execution: Execution, began: float, generation: int
+    ) -> None:
+        if not self._wait_until(began + runner.CLAIM_AFTER, generation):
+            return
+        try:
+            runner.claim_current(job.id)
+        except Exception:
+            logger.exception("job %s: could not mark it running", job.id)
+        finally:
+            # This thread touches the database once per long job: hold no connection between.
+            connections.close_all()
+        timeout = job.timeout or 0
+        hard_limit_at = began + timeout + settings.JOBS_HARD_LIMIT_GRACE if timeout > 0 else None
+        beat_at = began
+        while True:
+            beat_at += self.worker.job_monitoring_interval
+            moment = beat_at if hard_limit_at is None else min(beat_at, hard_limit_at)
+            if not self._wait_until(moment, generation):
+                return
+            if hard_limit_at is not None and time.monotonic() >= hard_limit_at:
+                self._give_up(job, queue, execution, timeout)
                 return
             try:
-                self.worker.maintain_heartbeats(self.job, self.execution)
+                self.worker.maintain_heartbeats(job, execution)
             except REDIS_DOWN as exc:
                 logger.warning(
                     "worker %s: Redis unavailable at heartbeat: %s", self.worker.name, exc
@@ -308,13 +459,13 @@ class _Watchdog(threading.Thread):
             except Exception:
                 logger.exception("worker %s: heartbeat failed", self.worker.name)
 
-    def _give_up(self, timeout: int) -> None:
-        worker, job = self.worker, self.job
+    def _give_up(self, job: Job, queue: Queue, execution: Execution, timeout: int) -> None:
+        worker = self.worker
         reason = f"{HARD_LIMIT_REASON} ({timeout} s) and did not stop; its worker was restarted"
         logger.error("job %s %s: %s", job.id, job.description, reason)
         try:
             job.ended_at = rq_now()
-            worker.handle_job_failure(job, self.queue, exc_string=reason, execution=self.execution)
+            worker.handle_job_failure(job, queue, exc_string=reason, execution=execution)
             worker.register_death()
         finally:
             os._exit(EXIT_HARD_LIMIT)

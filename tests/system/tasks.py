@@ -14,7 +14,7 @@ def records_effect(seconds: float) -> str:
 
     Atomic, so the row commits with the job's `completed` status or not at all."""
     time.sleep(seconds)
-    job_id = current_job_id.get()
+    job_id = current_job_id()
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO reliability_effect (job_id) VALUES (%s)", [job_id])
     return job_id

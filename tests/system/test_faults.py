@@ -15,15 +15,13 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from devstack.postgres import PostgresCluster, postgres_bin, throwaway_database
+from devstack.processes import Process
+from devstack.redis import RedisServer
 from tests.system.helpers import (
-    PostgresCluster,
-    Process,
-    RedisServer,
     api_and_worker,
     http_full,
-    postgres_bin,
     record_figures,
-    throwaway_database,
     unthrottled_env,
     wait_for,
 )

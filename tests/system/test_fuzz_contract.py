@@ -19,15 +19,11 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.system.helpers import (
-    ROOT,
-    Process,
-    RedisServer,
-    api_and_worker,
-    record_figures,
-    throwaway_database,
-    unthrottled_env,
-)
+from devstack import ROOT
+from devstack.postgres import throwaway_database
+from devstack.processes import Process
+from devstack.redis import RedisServer
+from tests.system.helpers import api_and_worker, record_figures, unthrottled_env
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("fuzz")]
 

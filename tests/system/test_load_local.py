@@ -1,9 +1,9 @@
-"""A bounded load test against the `make run` stack (`manage.py runstack`) on SQLite:
+"""A bounded load test against the `make run` stack (`python -m devstack run`) on SQLite:
 concurrent clients reading, writing memories and creating jobs for `LOAD_SECONDS`, then
 proof that nothing acknowledged was lost and SQLite never answered "database is locked".
 
 CI runs the small default below; `make load-local` runs a longer, wider one. The 64-client
-load test against the production topology (gunicorn behind nginx on PostgreSQL) is in
+load test against the production topology (granian behind nginx on PostgreSQL) is in
 tests/system/test_topology.py; both use the client in tests/system/load.py.
 """
 
@@ -12,14 +12,10 @@ import time
 
 import pytest
 
-from tests.system.helpers import (
-    MANAGE,
-    Process,
-    free_port,
-    http_full,
-    record_figures,
-    unthrottled_env,
-)
+from devstack import DEVSTACK
+from devstack.net import free_port
+from devstack.processes import Process
+from tests.system.helpers import http_full, record_figures, unthrottled_env
 from tests.system.load import (
     WRITE_HEAVY_MIX,
     Client,
@@ -40,7 +36,7 @@ def test_local_stack_holds_concurrent_reads_writes_and_jobs_without_losing_any(t
     api_port, redis_port = free_port(), free_port()
     base = f"http://127.0.0.1:{api_port}"
     stack = Process(
-        [*MANAGE, "runstack", "--port", str(api_port), "--redis-port", str(redis_port),
+        [*DEVSTACK, "run", "--port", str(api_port), "--redis-port", str(redis_port),
          "--local-redis", f"redis://127.0.0.1:{free_port()}/0"],
         env=unthrottled_env(VAR_DIR=str(tmp_path)),
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""`manage.py runstack` (what `make run` starts), run for real on a fresh machine's defaults:
+"""`python -m devstack run` (what `make run` starts), run for real on a fresh machine's defaults:
 SQLite under VAR_DIR and the embedded redis-server."""
 
 import os
@@ -9,7 +9,10 @@ import sqlite3
 import pytest
 import redis
 
-from tests.system.helpers import MANAGE, Process, answers, clean_env, free_port, pid_alive, wait_for
+from devstack import DEVSTACK, MANAGE
+from devstack.net import free_port
+from devstack.processes import Process, clean_env, pid_alive
+from tests.system.helpers import answers, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("local-stack")]
 
@@ -18,7 +21,7 @@ def start_stack(var_dir, api_port: int, redis_port: int, **settings: str) -> Pro
     env = clean_env(VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1", **settings)
     closed = free_port()
     return Process(
-        [*MANAGE, "runstack", "--port", str(api_port), "--redis-port", str(redis_port),
+        [*DEVSTACK, "run", "--port", str(api_port), "--redis-port", str(redis_port),
          "--local-redis", f"redis://127.0.0.1:{closed}/0"],
         env=env,
     )  # fmt: skip

@@ -1,5 +1,6 @@
-"""The production topology without Docker (apps/core/topology.py, `make stack-prod`): nginx
-in front of two gunicorn api processes, two RQ workers, the machine's PostgreSQL and Redis.
+"""The production topology without Docker (devstack/topology.py, `make stack-prod`): nginx
+in front of two api processes (granian) and the event stream's ASGI server, two RQ workers, the
+machine's PostgreSQL and Redis.
 
 It uses its own PostgreSQL database and Redis databases 14/15, which no other test touches.
 The topology starts once for the module; the load test runs on it before the test that kills
@@ -19,15 +20,11 @@ import psycopg
 import pytest
 import redis
 
-from apps.core.topology import (
-    Topology,
-    TopologyError,
-    create_database,
-    drop_database,
-    flush_redis,
-    free_port,
-    nginx_binary,
-)
+from devstack.net import free_port
+from devstack.nginx import nginx_binary
+from devstack.postgres import create_database, database_url, drop_database
+from devstack.redis import flush_redis
+from devstack.topology import Topology, TopologyError
 from tests.system.helpers import NO_RATE_LIMITS, http_full, http_json, record_figures, wait_for
 from tests.system.load import (
     MIXED,
@@ -38,6 +35,7 @@ from tests.system.load import (
     summary,
     wait_for_jobs,
 )
+from tests.system.sse import EventStream
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("topology")]
 
@@ -70,20 +68,25 @@ def topology(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail(f"the topology test must run in CI: {reason}")
         pytest.skip(reason)
-    database = f"tanka_topology_{uuid.uuid4().hex[:8]}"
-    create_database(PG_ADMIN, database)
+    database = database_url(PG_ADMIN, f"tanka_topology_{uuid.uuid4().hex[:8]}")
+    create_database(database)
     flush_redis(REDIS, QUEUE_DB, CACHE_DB)
     run_dir = tmp_path_factory.mktemp("topology")
     stack = Topology(
         run_dir=run_dir,
-        database_url=PG_ADMIN.rsplit("/", 1)[0] + f"/{database}",
+        database_url=database,
         redis_url=REDIS,
         queue_db=QUEUE_DB,
         cache_db=CACHE_DB,
         nginx_port=free_port(),
         # Rate limits are not what this module is about: its polling and its load test must
         # never be refused, so every limit is off.
-        env={"GUNICORN_WORKERS": "2", "LOG_FORMAT": "text", **NO_RATE_LIMITS},
+        env={
+            "GRANIAN_WORKERS": "2",
+            "LOG_FORMAT": "text",
+            "EVENTS_PING_SECONDS": "1",
+            **NO_RATE_LIMITS,
+        },
     )
     try:
         stack.prepare()
@@ -93,7 +96,7 @@ def topology(tmp_path_factory):
         pytest.fail(str(exc))
     finally:
         stack.stop()
-        drop_database(PG_ADMIN, database)
+        drop_database(database)
         flush_redis(REDIS, QUEUE_DB, CACHE_DB)
         shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -117,7 +120,7 @@ def test_the_module_runs_on_one_xdist_worker(request):
 
 
 def request_ids_served(topology, name: str) -> set[str]:
-    return set(re.findall(r"\[(topo-[\w-]+)\]", topology.children[name].output()))
+    return set(re.findall(r"\[(topo-[\w-]+)\]", topology.children[name].output))
 
 
 def test_requests_through_nginx_reach_both_api_processes(topology):
@@ -187,9 +190,40 @@ def test_jobs_enqueued_through_either_api_process_run_once_on_a_worker(topology,
     assert all(re.match(r"worker-[12]-", worker) for _, worker in rows), rows
     completions = Counter()
     for name in ("worker-1", "worker-2"):
-        for job_id in re.findall(r"job (\S+) test completed", topology.children[name].output()):
+        for job_id in re.findall(r"job (\S+) test completed", topology.children[name].output):
             completions[job_id.replace("-", "")] += 1
     assert {job_id.replace("-", ""): 1 for job_id in job_ids} == dict(completions)
+
+
+def test_the_event_stream_passes_through_nginx_from_its_asgi_server(topology, token):
+    url = f"{topology.base_url}/api/v1/events"
+    stream = EventStream(url, {"Authorization": f"Bearer {token}", "X-Request-ID": "topo-sse"})
+    try:
+        assert (stream.status, stream.content_type) == (200, "text/event-stream")
+        # Unbuffered: a ping, a few bytes, reaches the client while the stream stays open.
+        assert stream.next(20) == ": ping"
+        status, body = http_json(
+            f"{topology.base_url}/api/v1/memories", "POST", {"content": "streamed"}, token
+        )
+        assert status == 201, body
+        while True:
+            event = stream.next_event(20)
+            if event.event == "memory.created":
+                break
+        assert event.json["id"] == body["data"]["id"]
+    finally:
+        stream.close()
+    # The stream was served by the ASGI server, the write by an api process.
+    assert "topo-sse" in topology.children["events"].output
+    assert "topo-sse" not in topology.children["api-1"].output + topology.children["api-2"].output
+
+    status, body = http_json(f"{topology.base_url}/api/v1/events/tickets", "POST", token=token)
+    assert status == 201, body
+    by_ticket = EventStream(f"{url}?ticket={body['data']['ticket']}")
+    try:
+        assert by_ticket.status == 200
+    finally:
+        by_ticket.close()
 
 
 def test_load_of_mixed_clients_gets_no_error_and_loses_no_write_or_job(topology):
@@ -228,7 +262,7 @@ def test_load_of_mixed_clients_gets_no_error_and_loses_no_write_or_job(topology)
         f"LOAD_PROD_CLIENTS={LOAD_CLIENTS} LOAD_PROD_SECONDS={LOAD_SECONDS:g} pytest -n0 "
         "tests/system/test_topology.py -k load",
         database="postgresql (the machine's server, a database of the test's own)",
-        topology="nginx, 2 gunicorn api processes (2 workers x 4 threads each), 2 RQ workers",
+        topology="nginx, 2 granian api processes (2 workers each), 2 RQ workers",
         clients=LOAD_CLIENTS,
         users=len(tokens),
         seconds=LOAD_SECONDS,

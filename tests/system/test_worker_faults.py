@@ -17,18 +17,11 @@ from typing import Any
 
 import pytest
 
-from tests.system.helpers import (
-    MANAGE,
-    ROOT,
-    Process,
-    RedisServer,
-    migrate,
-    record_figures,
-    start_worker,
-    throwaway_database,
-    unthrottled_env,
-    wait_for,
-)
+from devstack import MANAGE, ROOT
+from devstack.postgres import throwaway_database
+from devstack.processes import Process
+from devstack.redis import RedisServer
+from tests.system.helpers import migrate, record_figures, start_worker, unthrottled_env, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("worker-faults")]
 

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from tests.system.helpers import ROOT, clean_env
+from devstack import ROOT
+from devstack.processes import clean_env
 
 pytestmark = pytest.mark.urls("apps.core.tests.urls")
 

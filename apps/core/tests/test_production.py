@@ -3,7 +3,8 @@
 import secrets
 import subprocess
 
-from tests.system.helpers import MANAGE, ROOT, clean_env
+from devstack import MANAGE, ROOT
+from devstack.processes import clean_env
 
 
 def test_deploy_checks_pass_with_production_settings(tmp_path):

@@ -4,8 +4,9 @@ import subprocess
 
 import pytest
 
+from devstack import MANAGE
+from devstack.processes import clean_env
 from tanka.settings import redis_url_for_db
-from tests.system.helpers import MANAGE, clean_env
 
 STRONG = "k9" + "x7Qp2LmZ4vR8sT1wY6nB3cF5hJ0gD" * 3
 

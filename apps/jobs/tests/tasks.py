@@ -18,6 +18,13 @@ def sleeps(seconds: float) -> None:
     time.sleep(seconds)
 
 
+@task(name="tests.sleeps_quietly", timeout=30, retries=0)
+def sleeps_quietly(seconds: float) -> float:
+    """A long job that reports no progress."""
+    time.sleep(seconds)
+    return seconds
+
+
 @task(name="tests.reports_progress", retries=0)
 def reports_progress(job_id: str) -> dict[str, int]:
     """Sets progress and reads it back from the row while still running."""

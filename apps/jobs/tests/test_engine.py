@@ -161,6 +161,22 @@ def test_every_change_of_a_job_is_published_to_its_owner(user, run_jobs, subscri
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_short_job_is_written_once_when_it_ends(user, run_jobs, subscribe):
+    subscriber = subscribe(user.id)
+    job = enqueue(test_tasks.adds, 2, 3, owner=user)
+    run_jobs()
+
+    job.refresh_from_db()
+    assert (job.status, job.result, job.attempts, job.progress) == ("completed", 5, 1, 100)
+    assert job.worker_name
+    assert job.created_at <= job.started_at <= job.completed_at
+    # Created, then completed: a job over before it was worth showing `running` changes its
+    # row (and tells its owner) once, when it ends.
+    messages = subscriber.wait_for(lambda received: len(received) >= 3, timeout=1)
+    assert len(messages) == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_enqueue_with_redis_down_marks_the_row_failed_and_raises_503(user, redis_down):
     with pytest.raises(ServiceUnavailableError):
         job_test_start(owner=user)
@@ -214,16 +230,18 @@ def test_an_atomic_tasks_writes_commit_with_its_completion_only(
 
     from apps.jobs import runner
 
-    finish = runner._finish
+    finish = runner.Attempt.finish
     with django_capture_on_commit_callbacks(execute=True):
         kept = enqueue(test_tasks.atomic_writes, "kept", False, owner=user)
         failed = enqueue(test_tasks.atomic_writes, "failed", True, owner=user)
         superseded = enqueue(test_tasks.atomic_writes, "superseded", False, owner=user)
     # The reconciliation (or a cancel) took the last job's row while it ran.
     monkeypatch.setattr(
-        runner,
-        "_finish",
-        lambda job, status, **changes: job.pk != superseded.pk and finish(job, status, **changes),
+        runner.Attempt,
+        "finish",
+        lambda attempt, status, **changes: (
+            attempt.job.pk != superseded.pk and finish(attempt, status, **changes)
+        ),
     )
     run_jobs()
 

@@ -273,9 +273,7 @@ def test_job_retried_by_hand_is_not_failed_by_a_pass_before_its_hand_over(
     assert RQJob.fetch(str(row.id), connection=queue_redis()).get_status() == RQStatus.QUEUED
 
 
-def test_orphaned_job_of_a_task_this_process_has_not_imported_is_queued_again(
-    queued, monkeypatch
-):
+def test_orphaned_job_of_a_task_this_process_has_not_imported_is_queued_again(queued, monkeypatch):
     import sys
 
     from apps.jobs import engine
@@ -293,3 +291,41 @@ def test_orphaned_job_of_a_task_this_process_has_not_imported_is_queued_again(
 
     assert later.requeued == [str(row.id)]
     assert queue.job_ids == [str(row.id)]
+
+
+def _started_by_a_dead_worker(row: Job, rq_job: RQJob) -> None:
+    """A short job's state when its worker died mid-run: the row still `pending`, RQ's copy
+    started by a worker that is gone."""
+    Queue(rq_job.origin, connection=queue_redis()).remove(rq_job)
+    with queue_redis().pipeline() as pipeline:
+        Execution.create(rq_job, ttl=600, pipeline=pipeline, worker_name="ghost-worker")
+        rq_job.prepare_for_execution("ghost-worker", pipeline=pipeline)
+        pipeline.execute()
+    Job.objects.filter(pk=row.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+
+def test_short_job_whose_worker_died_mid_run_is_retried_and_the_attempt_counts(queued):
+    row, rq_job = queued()
+    _started_by_a_dead_worker(row, rq_job)
+
+    reconcile()
+    later = reconcile(now=timezone.now() + timedelta(minutes=5))
+
+    row.refresh_from_db()
+    assert later.retried == [str(row.id)]
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.error == "the worker running this job died before it ended; retrying"
+    assert rq_job.get_status(refresh=True) in (RQStatus.SCHEDULED, RQStatus.QUEUED)
+
+
+def test_short_job_whose_worker_died_mid_run_fails_when_no_retry_is_left(queued):
+    row, rq_job = queued(test_tasks.adds, 1)
+    _started_by_a_dead_worker(row, rq_job)
+
+    reconcile()
+    later = reconcile(now=timezone.now() + timedelta(minutes=5))
+
+    row.refresh_from_db()
+    assert later.failed == [str(row.id)]
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert rq_job.get_status(refresh=True) == RQStatus.FAILED

@@ -221,6 +221,20 @@ def test_worker_runs_jobs_retries_failures_and_logs_each_with_its_request_id(
     assert sum(f"{failing.id} test failed after" in line for line in lines) == 3
 
 
+def test_a_long_job_that_reports_no_progress_is_seen_running_while_it_runs(
+    system_db, owner, start_worker
+):
+    job = enqueue(test_tasks.sleeps_quietly, 3, owner=owner)
+    start_worker(database_url=system_db)
+
+    wait_until(lambda: status_of(job) == "running", timeout=60, what="the job to be running")
+    assert job.attempts == 1
+    assert job.started_at is not None
+    wait_until(lambda: status_of(job) == "completed", timeout=60, what="the job to complete")
+    assert (job.attempts, job.result) == (1, 3)
+    assert job.duration.total_seconds() >= 3
+
+
 def test_high_priority_job_queued_after_low_priority_ones_runs_first(
     system_db, owner, start_worker
 ):
