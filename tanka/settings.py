@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
+    "apps.core.middleware.QueryStringMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -296,6 +297,7 @@ RATE_LIMIT_ANON_PER_MINUTE = env.int("RATE_LIMIT_ANON_PER_MINUTE", default=60)
 RATE_LIMIT_LOGIN_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_PER_MINUTE", default=10)
 RATE_LIMIT_REGISTER_PER_MINUTE = env.int("RATE_LIMIT_REGISTER_PER_MINUTE", default=20)
 RATE_LIMIT_JOBS_PER_MINUTE = env.int("RATE_LIMIT_JOBS_PER_MINUTE", default=30)
+RATE_LIMIT_SIMILAR_PER_MINUTE = env.int("RATE_LIMIT_SIMILAR_PER_MINUTE", default=30)
 
 # --- HTTP -----------------------------------------------------------------------------
 
@@ -369,7 +371,7 @@ REST_FRAMEWORK = {
         "apps.core.renderers.EnvelopeJSONRenderer",
         "apps.core.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONObjectParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.JSONFallbackNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First: DRF takes the WWW-Authenticate challenge from the first class.
@@ -399,6 +401,8 @@ SPECTACULAR_SETTINGS = {
         "`{success: false, error}`."
     ),
     "VERSION": API_VERSION,
+    # 3.1: only JSON Schema 2020-12 can say an object's keys hold no NUL (`propertyNames`).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -409,6 +413,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ConnectionStateEnum": "apps.health.serializers.STATES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema_hooks.forbid_nul_characters",
+        "apps.core.schema_hooks.nullable_anything_is_anything",
     ],
 }
 
@@ -456,3 +462,7 @@ FEATURES_ENABLED += ["memories", "caching", "embeddings"]
 
 # Dotted path of the class that turns text into vectors (apps/memories/embeddings.py).
 EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="apps.memories.embeddings.HashingEmbedder")
+# How many of a user's most recent memories one `similar` call compares (bounds its work).
+SIMILAR_MAX_CANDIDATES = env.int("SIMILAR_MAX_CANDIDATES", default=10_000)
+if SIMILAR_MAX_CANDIDATES < 1:
+    raise ImproperlyConfigured("SIMILAR_MAX_CANDIDATES must be at least 1")
