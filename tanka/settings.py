@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
+    "apps.core.middleware.QueryStringMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -199,6 +200,7 @@ DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "tanka.cache"
 
+# The time limit of a task that sets none (`@task(timeout=...)`), in seconds.
 RQ_DEFAULT_TIMEOUT = env.int("RQ_DEFAULT_TIMEOUT", default=300)
 _rq_queue = {
     "URL": REDIS_QUEUE_URL,
@@ -226,6 +228,16 @@ if JOBS_WORKER_LOST_AFTER < 6:
 # A task still running this many seconds past its timeout (stuck where RQ's SIGALRM cannot
 # reach it) has its attempt recorded, and its worker exits for a fresh one.
 JOBS_HARD_LIMIT_GRACE = env.int("JOBS_HARD_LIMIT_GRACE", default=60)
+# Finished jobs are deleted after this many days (0 keeps them), per status if set
+# (apps/jobs/services.py, `jobs_purge`, run hourly by the `purge_jobs` schedule).
+JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
+JOBS_KEEP_COMPLETED_DAYS = env.int("JOBS_KEEP_COMPLETED_DAYS", default=JOBS_KEEP_DAYS)
+JOBS_KEEP_FAILED_DAYS = env.int("JOBS_KEEP_FAILED_DAYS", default=JOBS_KEEP_DAYS)
+JOBS_KEEP_CANCELLED_DAYS = env.int("JOBS_KEEP_CANCELLED_DAYS", default=JOBS_KEEP_DAYS)
+# Jobs a user may have scheduled, pending or running through the API at once (0: no cap).
+JOBS_MAX_ACTIVE_PER_USER = env.int("JOBS_MAX_ACTIVE_PER_USER", default=20)
+# Addresses (or networks, CIDR) that may read /metrics without a staff session.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 # --- Auth -----------------------------------------------------------------------------
 
@@ -286,6 +298,7 @@ RATE_LIMIT_ANON_PER_MINUTE = env.int("RATE_LIMIT_ANON_PER_MINUTE", default=60)
 RATE_LIMIT_LOGIN_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_PER_MINUTE", default=10)
 RATE_LIMIT_REGISTER_PER_MINUTE = env.int("RATE_LIMIT_REGISTER_PER_MINUTE", default=20)
 RATE_LIMIT_JOBS_PER_MINUTE = env.int("RATE_LIMIT_JOBS_PER_MINUTE", default=30)
+RATE_LIMIT_SIMILAR_PER_MINUTE = env.int("RATE_LIMIT_SIMILAR_PER_MINUTE", default=30)
 
 # --- HTTP -----------------------------------------------------------------------------
 
@@ -359,7 +372,7 @@ REST_FRAMEWORK = {
         "apps.core.renderers.EnvelopeJSONRenderer",
         "apps.core.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONObjectParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.JSONFallbackNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First: DRF takes the WWW-Authenticate challenge from the first class.
@@ -389,6 +402,8 @@ SPECTACULAR_SETTINGS = {
         "`{success: false, error}`."
     ),
     "VERSION": API_VERSION,
+    # 3.1: only JSON Schema 2020-12 can say an object's keys hold no NUL (`propertyNames`).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -399,6 +414,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ConnectionStateEnum": "apps.health.serializers.STATES"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema_hooks.forbid_nul_characters",
+        "apps.core.schema_hooks.nullable_anything_is_anything",
     ],
 }
 
@@ -446,3 +463,7 @@ FEATURES_ENABLED += ["memories", "caching", "embeddings"]
 
 # Dotted path of the class that turns text into vectors (apps/memories/embeddings.py).
 EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="apps.memories.embeddings.HashingEmbedder")
+# How many of a user's most recent memories one `similar` call compares (bounds its work).
+SIMILAR_MAX_CANDIDATES = env.int("SIMILAR_MAX_CANDIDATES", default=10_000)
+if SIMILAR_MAX_CANDIDATES < 1:
+    raise ImproperlyConfigured("SIMILAR_MAX_CANDIDATES must be at least 1")

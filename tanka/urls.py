@@ -11,6 +11,7 @@ from drf_spectacular.views import (
 
 from apps.core.views import ApiRootView, api_not_found
 from apps.health import views as health
+from apps.jobs.metrics import metrics_view
 
 # The docs and the schema are never throttled and read no credentials (a stale token in
 # Swagger UI must not hide the schema).
@@ -35,6 +36,7 @@ urlpatterns = [
     re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
     re_path(r"^health/live/?$", health.LiveView.as_view(), name="health-live"),
     re_path(r"^health/ready/?$", health.ReadyView.as_view(), name="health-ready"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     re_path(
         r"^docs/?$",
         SpectacularSwaggerView.as_view(

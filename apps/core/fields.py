@@ -13,10 +13,16 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-# Matches a string holding at least one character Python's str.strip() keeps: a trimmed
-# field refuses the rest as blank. Spelled out, since JSON Schema's (ECMA) `\s` is not
-# Python's (it leaves out \x1c-\x1f and \x85).
-NOT_ONLY_WHITESPACE = "[^\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# The white space Python's str.strip() removes, spelled out, since JSON Schema's (ECMA) `\s`
+# is not Python's (it leaves out \x1c-\x1f and \x85).
+_WHITESPACE = "\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Any text without a NUL character (the API refuses one in any body or parameter), as a JSON Schema
+# pattern: `\x00` is the regex escape in both ECMA and Python.
+NO_NUL = "^[^\\x00]*$"
+# Text without a NUL holding at least one character str.strip() keeps: a trimmed field
+# refuses the rest as blank. White space, then the first other character, then anything:
+# a match never backtracks.
+NOT_ONLY_WHITESPACE = f"^[{_WHITESPACE}]*[^\\x00{_WHITESPACE}][^\\x00]*$"
 
 
 def is_valid_unicode(text: str) -> bool:
@@ -28,7 +34,8 @@ def is_valid_unicode(text: str) -> bool:
 
 
 class StrictCharField(serializers.CharField):
-    """A string field that refuses numbers and booleans instead of converting them."""
+    """A string field that refuses numbers and booleans instead of converting them, and
+    counts `max_length` on what was sent (the schema's `maxLength`), before any trimming."""
 
     default_error_messages = {
         "invalid": "Must be a string.",
@@ -40,6 +47,8 @@ class StrictCharField(serializers.CharField):
             self.fail("invalid")
         if not is_valid_unicode(data):
             self.fail("surrogate")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 

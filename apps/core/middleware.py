@@ -10,12 +10,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 from apps.core import pubsub
 from apps.core.envelope import error_envelope
 from apps.core.logging import request_id_var, user_id_var
+from apps.core.parsers import NUL_MESSAGE
 
 access_logger = logging.getLogger("tanka.access")
 error_logger = logging.getLogger("tanka.errors")
@@ -101,6 +103,53 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class NulInQueryString(SuspiciousOperation):
+    """A query parameter (name or value) holding a NUL character."""
+
+
+class QueryStringMiddleware:
+    """Refuse a query string no view can use, before any view, throttle or filter reads it:
+    more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` parameters (Django raises `TooManyFieldsSent`
+    wherever `request.GET` is first read, which inside DRF was a 500), or a NUL character
+    (PostgreSQL cannot compare text holding one). Under `/api/` the answer is the error
+    envelope naming each parameter; elsewhere Django's own 400.
+
+    The usual query string is only searched for `&` and `%00`, not parsed: parsing waits for
+    a view that reads it."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        too_many = limit is not None and query.count("&") >= limit
+        if not (too_many or "%00" in query or "\x00" in query):
+            return self.get_response(request)
+        try:
+            params = request.GET
+        except TooManyFieldsSent:
+            if not is_api_path(request.path):
+                raise
+            message = f"At most {limit} query parameters are allowed."
+            return JsonResponse(error_envelope("VALIDATION_ERROR", message), status=400)
+        names = sorted(
+            {
+                name
+                for name, values in params.lists()
+                if "\x00" in name or any("\x00" in value for value in values)
+            }
+        )
+        if not names:
+            return self.get_response(request)
+        if not is_api_path(request.path):
+            raise NulInQueryString("NUL character in the query string")
+        details = [{"field": name, "message": NUL_MESSAGE} for name in names]
+        return JsonResponse(
+            error_envelope("VALIDATION_ERROR", f"{names[0]}: {NUL_MESSAGE}", details), status=400
+        )
 
 
 class ApiErrorMiddleware:

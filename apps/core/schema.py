@@ -8,6 +8,7 @@ documents the error envelope for every failure an operation can answer with.
 import copy
 from typing import Any
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
@@ -30,7 +31,7 @@ ERROR_ENVELOPE = {
                         "type": "object",
                         "required": ["field", "message"],
                         "properties": {
-                            "field": {"type": "string", "nullable": True},
+                            "field": {"type": ["string", "null"]},
                             "message": {"type": "string"},
                         },
                     },
@@ -79,6 +80,30 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
         if direction == "request" and self.target.trim_whitespace and not self.target.allow_blank:
             schema["pattern"] = NOT_ONLY_WHITESPACE
         return schema
+
+
+class LengthLimitedFilterExtension(DjangoFilterExtension):
+    """A text filter's `max_length` appears in the schema as `maxLength`: the server refuses
+    a longer value, so the schema must not call it valid."""
+
+    priority = 1
+
+    def resolve_filter_field(
+        self,
+        auto_schema: AutoSchema,
+        model: Any,
+        filterset_class: Any,
+        field_name: str,
+        filter_field: Any,
+    ) -> list[dict[str, Any]]:
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        max_length = filter_field.extra.get("max_length")
+        if max_length is not None:
+            for parameter in parameters:
+                parameter["schema"]["maxLength"] = max_length
+        return parameters
 
 
 class EnvelopeAutoSchema(AutoSchema):

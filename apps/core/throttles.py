@@ -155,16 +155,29 @@ class RegisterRateThrottle(RateThrottle):
     setting = "RATE_LIMIT_REGISTER_PER_MINUTE"
 
 
-class JobsRateThrottle(RateThrottle):
-    """`RATE_LIMIT_JOBS_PER_MINUTE` per user for creating jobs. Use it beside the defaults:
+class CostlyActionRateThrottle(RateThrottle):
+    """Per user (per client IP for a caller without credentials), for one costly action.
+    Use a subclass beside the defaults:
     `throttle_classes = [AnonRateThrottle, UserRateThrottle, JobsRateThrottle]`."""
-
-    scope = "jobs"
-    setting = "RATE_LIMIT_JOBS_PER_MINUTE"
 
     def identity(self, request: Request, view: Any) -> str | None:
         user = self.principal(request)
         return str(user.pk) if user is not None else super().identity(request, view)
+
+
+class JobsRateThrottle(CostlyActionRateThrottle):
+    """`RATE_LIMIT_JOBS_PER_MINUTE` per user for creating jobs."""
+
+    scope = "jobs"
+    setting = "RATE_LIMIT_JOBS_PER_MINUTE"
+
+
+class SimilarRateThrottle(CostlyActionRateThrottle):
+    """`RATE_LIMIT_SIMILAR_PER_MINUTE` per user for similarity searches, each of which scores
+    up to `SIMILAR_MAX_CANDIDATES` embeddings."""
+
+    scope = "similar"
+    setting = "RATE_LIMIT_SIMILAR_PER_MINUTE"
 
 
 def throttle_before_authentication(request: Request, principal: Any) -> None:

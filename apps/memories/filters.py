@@ -49,5 +49,5 @@ class MemoryFilter(StrictFilterSet):
     ) -> QuerySet[Memory]:
         return queryset.order_by(value) if value else queryset
 
-    def filter_tag(self, queryset: QuerySet[Memory], name: str, value: Any) -> QuerySet[Memory]:
+    def filter_tag(self, queryset: QuerySet[Memory], name: str, value: str) -> QuerySet[Memory]:
         return with_tag(queryset, value) if value else queryset

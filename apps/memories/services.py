@@ -72,19 +72,24 @@ def memory_create(
 @transaction.atomic
 def memory_update(*, memory: Memory, data: dict[str, Any], replace: bool = False) -> Memory:
     """PATCH (`replace=False`) changes the given fields; PUT (`replace=True`) also resets the
-    optional fields it leaves out. A content change re-queues the embedding."""
+    optional fields it leaves out. A content change re-queues the embedding.
+
+    Only the fields this write sets are saved: `memory` was read before this transaction,
+    and saving the whole row would put back what it read of the others (an embedding the job
+    stored meanwhile, another request's change)."""
     changes = dict(data)
     if replace:
         for field, default in DEFAULTS.items():
             changes.setdefault(field, default() if callable(default) else default)
     content_changed = "content" in changes and changes["content"] != memory.content
-    for field in EDITABLE:
-        if field in changes:
-            setattr(memory, field, changes[field])
+    fields = [field for field in EDITABLE if field in changes]
+    for field in fields:
+        setattr(memory, field, changes[field])
     if content_changed:
         memory.embedding = None
         memory.embedding_status = EmbeddingStatus.PENDING
-    memory.save()
+        fields += ["embedding", "embedding_status"]
+    memory.save(update_fields=[*fields, "updated_at"])
     _on_commit(memory, "memory.updated")
     if content_changed:
         _enqueue_embedding(memory)
@@ -99,7 +104,8 @@ def memory_delete(*, memory: Memory) -> None:
 
 @transaction.atomic
 def memory_embed(*, memory_id: str) -> Memory | None:
-    """Compute and store a memory's embedding; None when the memory is gone meanwhile."""
+    """Compute and store a memory's embedding; None when the memory is gone meanwhile.
+    Writes the embedding's two fields only, so a change committed meanwhile stays."""
     memory = Memory.objects.select_for_update().filter(pk=memory_id).first()
     if memory is None:
         return None

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from apps.core.envelope import list_envelope
 from apps.core.exceptions import ConflictError
 from apps.core.pagination import EnvelopePagination, page_params
+from apps.core.throttles import AnonRateThrottle, SimilarRateThrottle, UserRateThrottle
 from apps.memories import selectors, services
 from apps.memories.filters import MemoryFilter
 from apps.memories.models import EmbeddingStatus, Memory
@@ -41,7 +42,8 @@ class MemoryViewSet(viewsets.ModelViewSet):
 
     serializer_class = MemorySerializer
     filterset_class = MemoryFilter
-    lookup_value_regex = "[^/]+"
+    # Any id but one with a NUL, which the schema (and PostgreSQL) refuse.
+    lookup_value_regex = r"[^/\x00]+"
 
     @property
     def error_codes(self) -> tuple[int, ...]:
@@ -86,6 +88,12 @@ class MemoryViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Your other memories most like this one, with a similarity score",
+        description=(
+            "Ranks your other memories with a ready embedding by cosine similarity to this "
+            "one, best first (ties by id), among your most recently created ones "
+            "(`SIMILAR_MAX_CANDIDATES`, default 10,000). Rate limited per user "
+            "(`RATE_LIMIT_SIMILAR_PER_MINUTE`)."
+        ),
         responses={200: SimilarMemorySerializer(many=True)},
         filters=False,
     )
@@ -95,6 +103,7 @@ class MemoryViewSet(viewsets.ModelViewSet):
         filterset_class=None,
         pagination_class=SimilarPagination,
         serializer_class=SimilarMemorySerializer,
+        throttle_classes=[AnonRateThrottle, UserRateThrottle, SimilarRateThrottle],
     )
     def similar(self, request: Request, pk: str) -> Response:
         memory = selectors.memory_get(user=request.user, memory_id=pk)

@@ -179,8 +179,8 @@ class AuthResultSerializer(TokenPairSerializer):
 
 
 class UserSearchParamsSerializer(serializers.Serializer):
-    q = serializers.CharField(
+    q = StrictCharField(
         min_length=1,
         max_length=100,
-        help_text="Matched, in any case, against email, display name, first and last name.",
+        help_text="Matched, in any case, against names by substring, or an email as a whole.",
     )

@@ -195,10 +195,13 @@ class UserSearchView(generics.ListAPIView):
                     "pattern": NOT_ONLY_WHITESPACE,
                 },
                 required=True,
-                description="Text to find (1-100 characters), in any case.",
+                description=(
+                    "Text to find (1-100 characters), in any case: part of a display, first "
+                    "or last name, or a whole email address (never part of one)."
+                ),
             )
         ],
-        summary="Find active users by email, display, first or last name",
+        summary="Find active users by name, or by their whole email address",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

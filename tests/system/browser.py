@@ -1,18 +1,16 @@
-"""Headless Chromium from its command line: the DOM a page ends with once its scripts ran, a
-screenshot of it, and what Chromium's net log says the page fetched.
+"""A headless Chromium driven through the DevTools protocol over a pipe
+(`--remote-debugging-pipe`: JSON messages, each ended by a NUL byte, read by the browser on
+its fd 3 and written on its fd 4), so a test can fill in forms, click and read the page with
+no driver or client library beyond the browser itself."""
 
-No browser driver library: `--dump-dom`, `--screenshot` and `--log-net-log` in one run tell
-what a user sees and whether the page reached for anything outside the server.
-"""
-
+import contextlib
 import json
-import re
+import os
 import shutil
 import subprocess
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -24,123 +22,145 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
-    "--window-size=1280,900",
 ]
 
 
-class _Reader(HTMLParser):
-    """The visible text of a page and its links, as (text, href) pairs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.text: list[str] = []
-        self.links: list[tuple[str, str]] = []
-        self._skip = 0
-        self._link: tuple[str, list[str]] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "template"):
-            self._skip += 1
-        elif tag == "a":
-            self._link = (dict(attrs).get("href") or "", [])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "template"):
-            self._skip = max(0, self._skip - 1)
-        elif tag == "a" and self._link is not None:
-            href, words = self._link
-            self.links.append((" ".join(" ".join(words).split()), href))
-            self._link = None
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        self.text.append(data)
-        if self._link is not None:
-            self._link[1].append(data)
+class BrowserError(AssertionError):
+    pass
 
 
-@dataclass
-class Page:
-    """One page as Chromium left it."""
+class Browser:
+    """One page of a fresh Chromium profile."""
 
-    url: str
-    dom: str
-    screenshot: Path
-    status: int | None
-    # Every URL the page itself asked for: the document, its redirects, its assets. Requests
-    # Chromium makes for its own sake (updates, accounts) are left out.
-    requested: list[str] = field(default_factory=list)
-    text: str = field(init=False)  # what the page reads, whitespace collapsed
-    links: list[tuple[str, str]] = field(init=False)  # (text, href) of each link
+    def __init__(self, executable: str, profile: Path) -> None:
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
 
-    def __post_init__(self) -> None:
-        reader = _Reader()
-        reader.feed(self.dom)
-        self.text = " ".join(" ".join(reader.text).split())
-        self.links = reader.links
+        def give_pipes_to_the_browser() -> None:
+            os.dup2(to_browser_r, 3)
+            os.dup2(from_browser_w, 4)
+
+        self.process = subprocess.Popen(
+            [executable, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}",
+             "about:blank"],
+            pass_fds=(3, 4),
+            preexec_fn=give_pipes_to_the_browser,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._next_id = 0
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
+        self.send("Page.enable", session=True)
+        self.send("Runtime.enable", session=True)
+
+    def send(self, method: str, session: bool = False, **params: Any) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise BrowserError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def _read(self) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            chunk = os.read(self._from_browser, 1 << 16)
+            if not chunk:
+                raise BrowserError("the browser closed its pipe")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.send(
+            "Runtime.evaluate", session=True, expression=expression, returnByValue=True,
+            awaitPromise=True,
+        )  # fmt: skip
+        if "exceptionDetails" in result:
+            raise BrowserError(f"{expression!r}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def set_cookie(self, url: str, name: str, value: str) -> None:
+        self.send("Network.setCookie", session=True, url=url, name=name, value=value)
+
+    def open(self, url: str, timeout: float = 30) -> None:
+        self.send("Page.navigate", session=True, url=url)
+        self.wait_for(f"location.href.startsWith({json.dumps(url)}) && "
+                      "document.readyState === 'complete'", timeout)  # fmt: skip
+
+    def submit(self, click_selector: str, timeout: float = 30) -> None:
+        """Click what submits a form and wait for the page that answers."""
+        self.evaluate("window.__before_submit = true")
+        self.evaluate(f"document.querySelector({json.dumps(click_selector)}).click()")
+        self.wait_for("window.__before_submit === undefined && document.readyState === "
+                      "'complete'", timeout)  # fmt: skip
+
+    def wait_for(self, expression: str, timeout: float = 30) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(BrowserError):
+                value = self.evaluate(expression)
+                if value:
+                    return value
+            if time.monotonic() > deadline:
+                raise BrowserError(f"timed out after {timeout} s waiting for {expression}")
+            time.sleep(0.1)
+
+    def text(self, selector: str) -> str:
+        """The element's text as written (not as styled), white space collapsed."""
+        found = self.evaluate(
+            f"(document.querySelector({json.dumps(selector)}) || {{textContent: ''}}).textContent"
+        )
+        return " ".join(found.replace("\xa0", " ").split())
+
+    def fill(self, values: dict[str, str]) -> None:
+        """Set form fields by name (inputs, text areas and selects)."""
+        self.evaluate(
+            f"Object.entries({json.dumps(values)}).forEach(([name, value]) => "
+            '{ document.querySelector(`[name="${name}"]`).value = value; })'
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, BrowserError):
+            self.send("Browser.close")
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+        for fd in (self._to_browser, self._from_browser):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def status(self) -> int:
+        """The HTTP status of the page's document."""
+        return self.evaluate("performance.getEntriesByType('navigation')[0].responseStatus")
+
+    def requested(self) -> list[str]:
+        """Every URL the page fetched: its document and each asset, loaded or failed."""
+        return self.evaluate(
+            "performance.getEntriesByType('navigation')"
+            ".concat(performance.getEntriesByType('resource')).map(entry => entry.name)"
+        )
 
     def href(self, text: str) -> str:
-        """The href of the link whose visible text is `text`; fails when there is none."""
-        found = [href for words, href in self.links if words == text]
-        assert found, f"no link {text!r} on {self.url}; links: {self.links}"
-        return found[0]
-
-    def foreign_requests(self) -> list[str]:
-        """What the page fetched from anywhere but the server it came from."""
-        origin = urlsplit(self.url)[:2]
-        return [url for url in self.requested if urlsplit(url)[:2] != origin]
-
-    def pixels_near(self, colour: tuple[int, int, int], tolerance: int = 8) -> int:
-        """How many pixels of the screenshot are within `tolerance` of `colour` (RGB)."""
-        from PIL import Image
-
-        with Image.open(self.screenshot) as image:
-            rgb = image.convert("RGB")
-            return sum(
-                count
-                for count, pixel in rgb.getcolors(maxcolors=rgb.width * rgb.height)
-                if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
-            )
-
-
-def _read_net_log(path: Path, page_origin: str) -> tuple[list[str], int | None]:
-    """The URLs the page asked for, and the status of its document's last response."""
-    log = json.loads(path.read_text())
-    names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
-    requested: list[str] = []
-    document: int | None = None
-    statuses: dict[int, int] = {}
-    for event in log["events"]:
-        name, params, source = names[event["type"]], event.get("params") or {}, event["source"]
-        if name == "URL_REQUEST_START_JOB" and "url" in params:
-            main_frame = params.get("request_type") == "main frame"
-            if main_frame or params.get("initiator") == page_origin:
-                requested.append(params["url"])
-            if main_frame:
-                document = source["id"]
-        elif name == "HTTP_TRANSACTION_READ_RESPONSE_HEADERS" and params.get("headers"):
-            status = re.match(r"HTTP/\S+ (\d{3})", params["headers"][0])
-            if status:
-                statuses[source["id"]] = int(status.group(1))
-    return requested, statuses.get(document) if document is not None else None
-
-
-def render(chromium: str, url: str, workdir: Path, *, virtual_time_ms: int = 15000) -> Page:
-    """Open `url` in a fresh profile under `workdir` and return the page once its scripts
-    settled, or once `virtual_time_ms` of page time passed (virtual time runs ahead while
-    the page waits on nothing, so an idle page costs no real waiting)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    screenshot, net_log = workdir / "page.png", workdir / "net-log.json"
-    result = subprocess.run(
-        [chromium, *FLAGS, f"--user-data-dir={workdir / 'profile'}",
-         f"--virtual-time-budget={virtual_time_ms}", f"--screenshot={screenshot}",
-         f"--log-net-log={net_log}", "--dump-dom", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    scheme, netloc = urlsplit(url)[:2]
-    requested, status = _read_net_log(net_log, f"{scheme}://{netloc}")
-    return Page(url, result.stdout, screenshot, status, requested)
+        """The href (as written) of the first link whose text is `text`."""
+        found = self.evaluate(
+            "[...document.querySelectorAll('a')].filter(a => "
+            f"a.textContent.trim().replace(/\\s+/g, ' ') === {json.dumps(text)})"
+            ".map(a => a.getAttribute('href'))[0]"
+        )
+        if found is None:
+            raise BrowserError(f"no link {text!r} on {self.evaluate('location.href')}")
+        return found

@@ -194,3 +194,73 @@ def test_ordering_takes_one_of_the_listed_fields(auth_client):
 )
 def test_dates_with_offsets_postgresql_refuses_are_compared_in_utc(auth_client, query, status):
     assert auth_client.get(f"/api/v1/memories?{query}").status_code == status
+
+
+def _request_strings(schema: dict) -> list[tuple[str, dict]]:
+    """Every string schema a client sends: parameters and request bodies, by where it is."""
+    found: list[tuple[str, dict]] = []
+
+    def walk(node, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string":
+                found.append((where, node))
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}/{index}")
+
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                walk(parameter["schema"], f"{method} {path} {parameter['name']}")
+    for name, component in schema["components"]["schemas"].items():
+        if name.endswith("Request"):
+            walk(component, name)
+    return found
+
+
+def test_the_schema_says_no_string_a_client_sends_may_hold_a_nul(api_client):
+    schema = api_client.get("/api/v1/openapi.json").json()
+    strings = _request_strings(schema)
+
+    # An email, a date-time or a URI cannot hold a NUL by its definition.
+    allowing_nul = [
+        where
+        for where, string in strings
+        if not {"enum", "format"} & set(string)
+        and not ("pattern" in string and not re.search(string["pattern"], "a\x00b"))
+    ]
+
+    assert len(strings) > 20
+    assert allowing_nul == []
+
+
+def test_the_schema_states_the_length_limits_of_text_filters(api_client):
+    schema = api_client.get("/api/v1/openapi.json").json()
+    parameters = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/v1/memories"]["get"]["parameters"]
+    }
+
+    assert parameters["tag"]["type"] == "string"
+    assert parameters["tag"]["maxLength"] == 50
+    assert parameters["q"]["maxLength"] == 200
+
+
+@pytest.mark.parametrize("text", ["x", " x ", "\u3000x", "x\x85"])
+def test_the_text_pattern_takes_any_text_with_a_visible_character(api_client, text):
+    schema = api_client.get("/api/v1/openapi.json").json()
+    pattern = schema["components"]["schemas"]["MemoryRequest"]["properties"]["content"]["pattern"]
+
+    assert re.search(pattern, text)
+    assert not re.search(pattern, f"{text}\x00")
+
+
+def test_a_text_longer_than_its_maxlength_is_refused_even_if_trimming_would_fit(auth_client):
+    created = auth_client.post("/api/v1/memories", {"content": " " + "x" * 10_000}, format="json")
+    searched = auth_client.get("/api/v1/users/search", {"q": "\x85" + "0" * 100})
+
+    assert created.status_code == 400
+    assert created.json()["error"]["details"][0]["field"] == "content"
+    assert searched.status_code == 400
+    assert searched.json()["error"]["details"][0]["field"] == "q"

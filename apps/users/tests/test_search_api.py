@@ -33,11 +33,23 @@ def names(response) -> set:
     return {item["display_name"] for item in response.json()["data"]}
 
 
-def test_search_matches_email_display_first_and_last_name_in_any_case(auth_client, people):
-    assert names(search(auth_client, q="acme")) == {"Carol", "DJ", "Frankie ACME"}
+def test_search_matches_display_first_and_last_name_by_substring_in_any_case(auth_client, people):
+    assert names(search(auth_client, q="acme")) == {"DJ", "Frankie ACME"}
     assert names(search(auth_client, q="KING")) == {"Carol"}
-    assert names(search(auth_client, q="david")) == {"DJ"}
-    assert names(search(auth_client, q="dave@")) == {"DJ"}
+    assert names(search(auth_client, q="avi")) == {"DJ"}
+    assert names(search(auth_client, q="rank")) == {"Frankie ACME"}
+
+
+@pytest.mark.parametrize("q", ["dave@other.test", "DAVE@Other.Test", " dave@other.test "])
+def test_search_matches_an_email_only_as_the_whole_address_in_any_case(auth_client, people, q):
+    assert names(search(auth_client, q=q)) == {"DJ"}
+
+
+@pytest.mark.parametrize(
+    "q", ["@", "dave@", "@other.test", "dave@other", "ave@other.test", ".test"]
+)
+def test_search_never_matches_a_fragment_of_an_email(auth_client, people, q):
+    assert names(search(auth_client, q=q)) == set()
 
 
 def test_search_skips_inactive_users(auth_client, people):
@@ -53,7 +65,7 @@ def test_search_returns_public_fields_only(auth_client, people):
 
 def test_search_is_a_list_with_meta(auth_client, people):
     body = search(auth_client, q="acme").json()
-    assert body["meta"] == {"page": 1, "per_page": 10, "total": 3, "total_pages": 1}
+    assert body["meta"] == {"page": 1, "per_page": 10, "total": 2, "total_pages": 1}
 
 
 def test_search_treats_like_wildcards_as_text(auth_client, people):
@@ -70,7 +82,7 @@ def test_search_needs_a_query_of_1_to_100_characters(auth_client, params):
 
 def test_search_limit_defaults_to_10_and_is_capped_at_50(auth_client):
     User.objects.bulk_create(
-        User(email=f"member{i}@crowd.test", display_name=f"Member {i:02}") for i in range(60)
+        User(email=f"member{i}@crowd.test", display_name=f"Crowd member {i:02}") for i in range(60)
     )
     assert len(search(auth_client, q="crowd").json()["data"]) == 10
     assert len(search(auth_client, q="crowd", limit=5).json()["data"]) == 5
@@ -88,3 +100,11 @@ def test_search_rejects_bad_limits(auth_client, limit):
 
 def test_search_needs_authentication(api_client):
     assert api_client.get(SEARCH, {"q": "a"}).status_code == 401
+
+
+def test_the_schema_says_an_email_matches_only_whole(api_client):
+    operation = api_client.get("/api/v1/openapi.json").json()["paths"][SEARCH]["get"]
+    q = next(p for p in operation["parameters"] if p["name"] == "q")
+
+    assert "whole email address" in q["description"]
+    assert "email" not in operation["summary"].replace("whole email address", "")
