@@ -102,16 +102,23 @@ def memory_delete(*, memory: Memory) -> None:
     memory.delete()
 
 
-@transaction.atomic
 def memory_embed(*, memory_id: str) -> Memory | None:
-    """Compute and store a memory's embedding; None when the memory is gone meanwhile.
-    Writes the embedding's two fields only, so a change committed meanwhile stays."""
-    memory = Memory.objects.select_for_update().filter(pk=memory_id).first()
+    """Compute and store a memory's embedding; None when the memory is gone meanwhile, or
+    its content changed meanwhile (that change queued an embedding of its own).
+
+    No lock and no transaction: the write is a compare-and-set on the content the embedding
+    was computed from, and touches the embedding's two fields only, so a change committed
+    meanwhile stays and one read and one write cost the job a single commit."""
+    memory = Memory.objects.filter(pk=memory_id).only("id", "owner_id", "content").first()
     if memory is None:
         return None
     memory.embedding = pack(get_embedder().embed(memory.content))
     memory.embedding_status = EmbeddingStatus.READY
-    memory.save(update_fields=["embedding", "embedding_status"])
+    stored = Memory.objects.filter(pk=memory_id, content=memory.content).update(
+        embedding=memory.embedding, embedding_status=memory.embedding_status
+    )
+    if not stored:
+        return None
     _on_commit(memory, "memory.updated")
     return memory
 

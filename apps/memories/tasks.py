@@ -17,5 +17,6 @@ def generate_embedding(memory_id: str) -> dict[str, Any]:
             services.memory_embedding_failed(memory_id=memory_id)
         raise
     if memory is None:
-        return {"memory_id": memory_id, "status": "deleted"}
+        # Deleted, or changed since: a newer job embeds the content it has now.
+        return {"memory_id": memory_id, "status": "superseded"}
     return {"memory_id": memory_id, "status": "ready", "dimensions": get_embedder().dimensions}

@@ -85,3 +85,26 @@ def test_the_embedding_job_writes_only_the_embedding(make_memory, monkeypatch):
 
     stored = Memory.objects.get(pk=memory.pk)
     assert (stored.tags, stored.embedding_status) == (["patched meanwhile"], EmbeddingStatus.READY)
+
+
+def test_an_embedding_of_content_changed_meanwhile_is_not_stored(make_memory, monkeypatch):
+    memory = make_memory("the old words")
+    embedder = services.get_embedder()
+    embed = embedder.embed
+
+    def embed_while_the_content_changes(text):
+        services.memory_update(
+            memory=Memory.objects.get(pk=memory.pk), data={"content": "new words"}
+        )
+        return embed(text)
+
+    monkeypatch.setattr(embedder, "embed", embed_while_the_content_changes)
+    assert services.memory_embed(memory_id=str(memory.pk)) is None
+
+    # The change queued an embedding of its own; this one, of the old words, is dropped.
+    stored = Memory.objects.get(pk=memory.pk)
+    assert (stored.content, stored.embedding_status, stored.embedding) == (
+        "new words",
+        EmbeddingStatus.PENDING,
+        None,
+    )

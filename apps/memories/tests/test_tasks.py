@@ -106,7 +106,7 @@ def test_a_memory_deleted_before_its_job_runs_is_no_error(owner_client, run_jobs
     run_jobs()
     job = Job.objects.get(name="generate_embedding")
     assert job.status == JobStatus.COMPLETED
-    assert job.result["status"] == "deleted"
+    assert job.result["status"] == "superseded"
 
 
 def test_with_redis_down_the_memory_is_saved_and_its_job_says_why(owner_client, redis_down):
