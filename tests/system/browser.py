@@ -131,18 +131,6 @@ class Browser:
             '{ document.querySelector(`[name="${name}"]`).value = value; })'
         )
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError, BrowserError):
-            self.send("Browser.close")
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, 9)
-            self.process.wait()
-        for fd in (self._to_browser, self._from_browser):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
     def status(self) -> int:
         """The HTTP status of the page's document."""
         return self.evaluate("performance.getEntriesByType('navigation')[0].responseStatus")
@@ -164,3 +152,15 @@ class Browser:
         if found is None:
             raise BrowserError(f"no link {text!r} on {self.evaluate('location.href')}")
         return found
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, BrowserError):
+            self.send("Browser.close")
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+        for fd in (self._to_browser, self._from_browser):
+            with contextlib.suppress(OSError):
+                os.close(fd)
