@@ -228,6 +228,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password login is counted against the login limits before its password is checked.
+AUTHENTICATION_BACKENDS = ["apps.users.backends.RateLimitedModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -277,6 +279,8 @@ for _tag, _ in LANGUAGES:
 RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=60)
 RATE_LIMIT_ANON_PER_MINUTE = env.int("RATE_LIMIT_ANON_PER_MINUTE", default=60)
 RATE_LIMIT_LOGIN_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_PER_MINUTE", default=10)
+RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE", default=20)
+RATE_LIMIT_LOGIN_IP_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_IP_PER_MINUTE", default=30)
 RATE_LIMIT_REGISTER_PER_MINUTE = env.int("RATE_LIMIT_REGISTER_PER_MINUTE", default=20)
 RATE_LIMIT_JOBS_PER_MINUTE = env.int("RATE_LIMIT_JOBS_PER_MINUTE", default=30)
 
