@@ -162,7 +162,11 @@ AUTH_USER_MODEL = "users.User"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 REDIS_QUEUE_DB = env.int("REDIS_QUEUE_DB", default=0)
 REDIS_CACHE_DB = env.int("REDIS_CACHE_DB", default=1)
+# A Redis that hangs costs a request at most one timeout: after a timeout the rest of the
+# request, and every request of the process for REDIS_RETRY_AFTER seconds, skip Redis
+# (apps/core/redis_clients.py).
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+REDIS_RETRY_AFTER = env.float("REDIS_RETRY_AFTER", default=2.0)
 
 
 def redis_url_for_db(url: str, db: int) -> str:
@@ -185,6 +189,7 @@ CACHES = {
         "TIMEOUT": env.int("CACHE_TTL", default=300),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "CONNECTION_POOL_CLASS": "apps.core.redis_clients.GuardedConnectionPool",
             "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             # An outage is a logged miss, never an error.

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from apps.core import redis_clients
 from apps.core.envelope import error_envelope
 from apps.core.logging import request_id_var, user_id_var
 
@@ -44,6 +45,7 @@ class RequestContextMiddleware:
         request.request_id = request_id
         id_token = request_id_var.set(request_id)
         user_token = user_id_var.set("-")
+        redis_token = redis_clients.request_started()
         try:
             response = self.get_response(request)
             elapsed = time.perf_counter() - started
@@ -70,6 +72,7 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(id_token)
             user_id_var.reset(user_token)
+            redis_clients.request_finished(redis_token)
 
 
 class BodySizeLimitMiddleware:

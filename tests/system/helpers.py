@@ -5,7 +5,9 @@ and workers of one test, and the figures a test records."""
 import contextlib
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -121,6 +123,41 @@ def api_and_worker(env: dict[str, str], name: str) -> Iterator[tuple[str, str, P
     finally:
         for process in processes:
             process.stop()
+
+
+class BlackHole:
+    """A TCP listener that accepts every connection and never answers: a Redis that hangs
+    (unlike a stopped one, which refuses at once). `accepted` counts the connections made,
+    which is how many times a client began to wait on it."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(connection)
+            self.accepted += 1
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self._server.close()
+        for connection in self._held:
+            connection.close()
 
 
 # Every rate limit off (0 = off), for load and fuzz runs: a 429 there would be a test artefact.
