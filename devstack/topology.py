@@ -144,6 +144,9 @@ class Topology:
             self.run_dir / "nginx",
             listen=f"127.0.0.1:{self.nginx_port}",
             upstreams=[f"127.0.0.1:{port}" for port in self.api_ports],
+            # Whatever runs on this machine in front of nginx (a TLS proxy, a test) is the
+            # load balancer; 127.0.0.2 and the rest of loopback are not.
+            trusted_hops=["127.0.0.1"],
         )
         commands["nginx"] = [nginx, "-p", str(self.run_dir), "-c", str(config)]
         for name, command in commands.items():

@@ -335,8 +335,10 @@ CORS_EXPOSE_HEADERS = [
 
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 if NUM_PROXIES > 0:
+    # The proxy in front sets X-Forwarded-Proto itself, believing only the load balancer's
+    # (docker/nginx.conf). The host is always the Host header: X-Forwarded-Host is a header
+    # a client can send, and the proxy does not pass it on.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    USE_X_FORWARDED_HOST = True
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

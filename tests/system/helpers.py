@@ -3,6 +3,7 @@ HTTP client that keeps status, headers and body, the environment of a fresh mach
 and workers of one test, and the figures a test records."""
 
 import contextlib
+import http.client
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,6 +57,23 @@ def http_full(
     except ValueError:
         parsed = raw.decode(errors="replace")
     return status, got, parsed
+
+
+def http_from(
+    source: str, url: str, headers: dict[str, str] | None = None, timeout: float = 15
+) -> tuple[int, dict[str, str], bytes]:
+    """GET `url` from the local address `source` (any 127.x.y.z is this machine): status,
+    headers and raw body, for a proxy that treats callers by their address."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parts.hostname, parts.port, timeout=timeout, source_address=(source, 0)
+    )
+    try:
+        connection.request("GET", parts.path or "/", headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
 
 
 def http_json(
