@@ -178,6 +178,20 @@ def redis_url_for_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
+# The password docker/*.env.example ship with: production refuses to start with it.
+_EXAMPLE_PASSWORD = "change-me"
+if IS_PRODUCTION:
+    _passwords = {
+        "DATABASE_URL": urlsplit(env.str("DATABASE_URL", default="")).password,
+        "REDIS_URL": urlsplit(REDIS_URL).password,
+        "POSTGRES_PASSWORD": env.str("POSTGRES_PASSWORD", default=""),
+    }
+    for _name, _password in _passwords.items():
+        if _password == _EXAMPLE_PASSWORD:
+            raise ImproperlyConfigured(
+                f"{_name} has the example password {_EXAMPLE_PASSWORD!r}: set a real one"
+            )
+
 REDIS_QUEUE_URL = redis_url_for_db(REDIS_URL, REDIS_QUEUE_DB)
 REDIS_CACHE_URL = redis_url_for_db(REDIS_URL, REDIS_CACHE_DB)
 
