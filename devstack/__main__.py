@@ -58,6 +58,7 @@ def prod(args: argparse.Namespace) -> int:
         print(f"Tanka production topology on {stack.base_url} (nginx)")
         for name, child in stack.children.items():
             port = f" :{stack.api_ports[int(name[4:]) - 1]}" if name.startswith("api-") else ""
+            port = f" :{stack.events_port}" if name == "events" else port
             print(f"  {name:<9} pid {child.pid}{port}  log {child.log_path}")
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:

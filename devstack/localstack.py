@@ -1,8 +1,9 @@
 """What `make run` starts and supervises on a laptop: Redis (the one in REDIS_URL, else one
 already on 127.0.0.1:6379, else the embedded redis-server with its data under VAR_DIR/redis),
-RQ workers and the API. Ctrl-C or SIGTERM stops every child; a child that dies stops the
-stack with a message saying which one and how, except a worker that gave up a job stuck past
-its time limit (it exits for a fresh one), which is started again."""
+RQ workers and the API (the ASGI application on granian, live event stream included).
+Ctrl-C or SIGTERM stops every child; a child that dies stops the stack with a message saying
+which one and how, except a worker that gave up a job stuck past its time limit (it exits for
+a fresh one), which is started again."""
 
 import os
 import signal
@@ -17,7 +18,7 @@ from devstack import MANAGE, ROOT
 from devstack.net import http_status, wait_until
 from devstack.processes import Process
 from devstack.redis import RedisServer, redis_answers
-from devstack.topology import worker_command
+from devstack.topology import events_command, worker_command
 from tanka.names import EXIT_HARD_LIMIT
 
 
@@ -93,10 +94,10 @@ class LocalStack:
     def _start_children(self) -> None:
         for index in range(self.workers):
             self._start(f"worker-{index + 1}")
+        # One ASGI server for the whole API, so the live event stream is served too (Django's
+        # runserver is WSGI only): docs/events.md.
         self.children["api"] = Process(
-            [*MANAGE, "runserver", f"{self.addr}:{self.port}", "--noreload", "--skip-checks"],
-            self.env,
-            inherit_output=True,
+            events_command(self.port, self.addr), self.env, inherit_output=True
         )
 
     def _start(self, name: str) -> None:
@@ -120,6 +121,7 @@ class LocalStack:
             f"  Docs     {base}/docs\n"
             f"  ReDoc    {base}/redoc\n"
             f"  Health   {base}/health\n"
+            f"  Events   {base}/api/v1/events   (live, docs/events.md)\n"
             f"  Admin    {base}/admin/   (python manage.py createsuperuser)\n"
             f"  Redis    {self.env['REDIS_URL']}\n"
             + "".join(f"  {name:<8} pid {pid}\n" for name, pid in self._pids().items())

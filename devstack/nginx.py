@@ -9,6 +9,7 @@ from devstack import DOCKER_DIR
 
 # The lines of docker/nginx.conf that name the containers' addresses.
 UPSTREAM_LINE = "server api:8000 max_fails=1 fail_timeout=5s;"
+EVENTS_UPSTREAM_LINE = "server events:8000 max_fails=1 fail_timeout=5s;"
 LISTEN_LINE = "listen 80;"
 ACCESS_LOG_LINE = "access_log /var/log/nginx/access.log tanka;"
 # The block naming the hops whose X-Forwarded-Proto nginx believes.
@@ -32,15 +33,16 @@ def nginx_site_config(
     *,
     listen: str,
     upstreams: list[str],
+    events_upstream: str,
     access_log: Path,
     trusted_hops: list[str] | None = None,
     source: Path | None = None,
 ) -> str:
-    """docker/nginx.conf with the upstream servers, the listen address and the access log
-    replaced, and with `trusted_hops` (addresses or networks) as the hops whose
-    X-Forwarded-Proto is believed, when given."""
+    """docker/nginx.conf with the upstream servers (the api processes, the event stream's
+    server), the listen address and the access log replaced, and with `trusted_hops`
+    (addresses or networks) as the hops whose X-Forwarded-Proto is believed, when given."""
     text = (source or DOCKER_DIR / "nginx.conf").read_text()
-    for line in (UPSTREAM_LINE, LISTEN_LINE, ACCESS_LOG_LINE):
+    for line in (UPSTREAM_LINE, EVENTS_UPSTREAM_LINE, LISTEN_LINE, ACCESS_LOG_LINE):
         if text.count(line) != 1:
             raise NginxConfigError(f"docker/nginx.conf must contain the line {line!r} exactly once")
     if trusted_hops is not None:
@@ -54,6 +56,7 @@ def nginx_site_config(
     servers = "\n    ".join(UPSTREAM_LINE.replace("api:8000", address) for address in upstreams)
     return (
         text.replace(UPSTREAM_LINE, servers)
+        .replace(EVENTS_UPSTREAM_LINE, EVENTS_UPSTREAM_LINE.replace("events:8000", events_upstream))
         .replace(LISTEN_LINE, f"listen {listen};")
         .replace(ACCESS_LOG_LINE, f"access_log {access_log} tanka;")
     )
@@ -83,7 +86,12 @@ http {{
 
 
 def write_nginx_config(
-    prefix: Path, *, listen: str, upstreams: list[str], trusted_hops: list[str] | None = None
+    prefix: Path,
+    *,
+    listen: str,
+    upstreams: list[str],
+    events_upstream: str,
+    trusted_hops: list[str] | None = None,
 ) -> Path:
     """nginx's files for one run under `prefix`; the path of its main configuration."""
     for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -93,6 +101,7 @@ def write_nginx_config(
         nginx_site_config(
             listen=listen,
             upstreams=upstreams,
+            events_upstream=events_upstream,
             access_log=prefix / "access.log",
             trusted_hops=trusted_hops,
         )

@@ -1,8 +1,8 @@
 """The production topology on one machine, without containers: nginx on one port in front of
-several api processes (each on its own port), several RQ workers, and the machine's
-PostgreSQL and Redis. The shape of docker/compose.yml, run from the same docker/nginx.conf
-and docker/gunicorn.conf.py; `make stack-prod` runs it for a person, the topology system
-test proves it, and the benchmark measures it."""
+several api processes (each on its own port) and the event stream's ASGI server, several RQ
+workers, and the machine's PostgreSQL and Redis. The shape of docker/compose.yml, run from
+the same docker/nginx.conf and docker/serve.py; `make stack-prod` runs it for a person, the
+topology system test proves it, and the benchmark measures it."""
 
 import os
 import secrets
@@ -24,8 +24,28 @@ class TopologyError(RuntimeError):
 
 def api_command(port: int) -> list[str]:
     """One api process serving the app on `port`, as the image runs it."""
-    return [sys.executable, "-m", "gunicorn", "--config", str(DOCKER_DIR / "gunicorn.conf.py"),
-            "--bind", f"127.0.0.1:{port}"]  # fmt: skip
+    return [
+        sys.executable,
+        str(DOCKER_DIR / "serve.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def events_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The ASGI server of `tanka.asgi:application`: the live event stream in the topology, the
+    whole API under `make run` (docs/events.md). docker/compose.yml's `events` service repeats
+    these flags.
+
+    One process: its streams share its Redis connections, and an idle stream costs a socket,
+    not a thread. Backpressure (requests served at once) is far above the 1,000 open streams
+    the benchmark holds; the kill timeout bounds a stop that open streams would hold up."""
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--no-ws",
+            "--host", host, "--port", str(port), "--workers", "1", "--backlog", "2048",
+            "--backpressure", "20000", "--workers-kill-timeout", "5",
+            "tanka.asgi:application"]  # fmt: skip
 
 
 def worker_command(*flags: str, name: str | None = None) -> list[str]:
@@ -35,8 +55,9 @@ def worker_command(*flags: str, name: str | None = None) -> list[str]:
 
 @dataclass
 class Topology:
-    """nginx + `api_processes` api processes + `workers` RQ workers, sharing one PostgreSQL
-    database and one Redis. `env` adds or overrides settings of every process."""
+    """nginx + `api_processes` api processes + the event stream's ASGI server + `workers` RQ
+    workers, sharing one PostgreSQL database and one Redis. `env` adds or overrides settings
+    of every process."""
 
     run_dir: Path
     database_url: str
@@ -47,6 +68,7 @@ class Topology:
     workers: int = 2
     nginx_port: int = 8080
     api_ports: list[int] = field(default_factory=list)
+    events_port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     children: dict[str, Process] = field(default_factory=dict)
 
@@ -56,6 +78,7 @@ class Topology:
         if not self.api_ports:
             self.api_ports = [free_port() for _ in range(self.api_processes)]
         self.api_processes = len(self.api_ports)
+        self.events_port = self.events_port or free_port()
 
     @property
     def base_url(self) -> str:
@@ -140,10 +163,12 @@ class Topology:
             commands[name] = worker_command(
                 "--with-scheduler", name=f"{name}-{secrets.token_hex(4)}"
             )
+        commands["events"] = events_command(self.events_port)
         config = write_nginx_config(
             self.run_dir / "nginx",
             listen=f"127.0.0.1:{self.nginx_port}",
             upstreams=[f"127.0.0.1:{port}" for port in self.api_ports],
+            events_upstream=f"127.0.0.1:{self.events_port}",
             # Whatever runs on this machine in front of nginx (a TLS proxy, a test) is the
             # load balancer; 127.0.0.2 and the rest of loopback are not.
             trusted_hops=["127.0.0.1"],
@@ -153,6 +178,7 @@ class Topology:
             self.children[name] = Process(command, env, log_path=logs / f"{name}.log")
         for index in range(self.api_processes):
             self._wait_for(f"api-{index + 1}", f"{self.api_url(index)}/health/live", timeout)
+        self._wait_for("events", f"http://127.0.0.1:{self.events_port}/health/live", timeout)
         self._wait_for("nginx", f"{self.base_url}/health/live", timeout)
         self._wait_for_workers(timeout)
 
@@ -180,6 +206,7 @@ class Topology:
         return {
             "api_processes": self.api_processes,
             "api_server": " ".join(api_command(0)[1:]).replace(str(ROOT) + "/", ""),
+            "events_server": " ".join(events_command(0)[1:]),
             "rq_workers": self.workers,
             "nginx_worker_processes": "auto",
         }

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "apps.health",
     "apps.jobs",
     "apps.memories",
+    "apps.events",
 ]
 
 MIDDLEWARE = [
@@ -94,7 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.core.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.ApiErrorMiddleware",
     "apps.core.throttles.RateLimitHeadersMiddleware",
@@ -229,6 +230,11 @@ RQ = {"WORKER_CLASS": "apps.jobs.worker.TankaWorker", "QUEUE_CLASS": "apps.jobs.
 # its last heartbeat is older than RQ_WORKER_HEARTBEAT_WINDOW.
 RQ_WORKER_TTL = env.int("RQ_WORKER_TTL", default=30)
 RQ_WORKER_HEARTBEAT_WINDOW = env.int("RQ_WORKER_HEARTBEAT_WINDOW", default=RQ_WORKER_TTL + 15)
+# The live event stream (apps.events): a comment line this often keeps proxies from closing
+# an idle stream (docs/events.md).
+EVENTS_PING_SECONDS = env.float("EVENTS_PING_SECONDS", default=15.0)
+if EVENTS_PING_SECONDS <= 0:
+    raise ImproperlyConfigured("EVENTS_PING_SECONDS must be a positive number of seconds.")
 # The task engine (apps.jobs): a job whose worker died (killed, lost) is failed or retried
 # within this many seconds of the death, whatever the job's own time limit. Worker heartbeats,
 # the death verdict and the reconciliation period are derived from it (apps/jobs/reconcile.py).
@@ -436,7 +442,7 @@ LOGGING = {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         },
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "pythonjsonlogger.orjson.OrjsonFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

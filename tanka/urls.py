@@ -24,6 +24,7 @@ api_v1 = [
     path("", include("apps.users.urls")),
     path("", include("apps.jobs.urls")),
     path("", include("apps.memories.urls")),
+    path("", include("apps.events.urls")),
 ]
 
 urlpatterns = [

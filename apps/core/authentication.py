@@ -101,6 +101,14 @@ def forget_cached_user(sender: Any, instance: Any, using: str | None = None, **k
     transaction.on_commit(lambda: invalidate(namespace), using=using, robust=True)
 
 
+def cached_user(user_id: Any) -> Any | None:
+    """The user with this id, read through the same per-user cache as bearer tokens' users
+    (for credentials that name a user without being a token, such as an event ticket);
+    None when there is no such user."""
+    entry = _token_user_entry(str(user_id)).value
+    return None if entry is None else _user_from_entry(entry)
+
+
 def _session_user(request: Request) -> Any:
     """The user Django's session middleware found, if any (DRF's SessionAuthentication
     accepts the same user right after this class)."""

@@ -8,9 +8,12 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import SimpleLazyObject, empty
 
-from apps.core import redis_clients
+from apps.core import pubsub, redis_clients
 from apps.core.envelope import error_envelope
 from apps.core.logging import request_id_var, user_id_var
 
@@ -47,7 +50,8 @@ class RequestContextMiddleware:
         user_token = user_id_var.set("-")
         redis_token = redis_clients.request_started()
         try:
-            response = self.get_response(request)
+            with pubsub.batched():
+                response = self.get_response(request)
             elapsed = time.perf_counter() - started
             response["X-Request-ID"] = request_id
             response["X-Process-Time"] = f"{elapsed:.6f}"
@@ -118,3 +122,18 @@ class ApiErrorMiddleware:
         return JsonResponse(
             error_envelope("INTERNAL_ERROR", "An internal error occurred."), status=500
         )
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """django.contrib.messages' middleware, building a request's message storage only when
+    something reads or writes a message (the admin, the browsable API's login): the API's
+    requests never do, and building it costs each of them signer and settings lookups."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)

@@ -1,14 +1,32 @@
-"""Change events on Redis pub/sub (CONTRACT 8).
+"""Change events (docs/api.md "Cache and events", docs/events.md).
 
-Each user has one channel, `tanka:user:{user_id}`, carrying `{"event", "id", "at"}` JSON
-messages such as `job.updated` or `memory.created`. Events are best effort: a client that
-needs the truth reads the resource again, so a Redis failure is logged and never fails the
-write that caused the event. Publish after the write commits (`publish_on_commit`), so a
-rolled-back write announces nothing.
+Each event is `{"event", "id", "at"}` JSON such as `job.updated` or `memory.created`, sent to
+its user by one Redis script that does two things:
+
+- appends it to the user's stream `tanka:events:{user_id}`, which the live event stream
+  (`apps/events`) reads: the entry id is the Server-Sent Events id, so a client that
+  reconnects gets what it missed. Each user keeps at least the last `STREAM_KEEP` events,
+  for `STREAM_TTL` seconds after the newest; each entry also records the id of the entry
+  before it, so a reader can tell an unbroken run of events from one that lost some to
+  trimming (see docs/events.md);
+- publishes it on the user's pub/sub channel `tanka:user:{user_id}`, unchanged, for
+  subscribers that read Redis directly and as the doorbell that wakes the live streams.
+
+Events are best effort: a client that needs the truth reads the resource again, so a Redis
+failure is logged and never fails the write that caused the event. Publish after the write
+commits (`publish_on_commit`), so a rolled-back write announces nothing.
+
+Inside `batched()` (each API request, each job a worker runs) events wait and leave together
+in one round trip at its end, or earlier in the round trip of whoever takes them
+(`add_batched`: the hand-over of a job to its queue, a worker's bookkeeping of a finished
+job), so announcing costs a request or a job no round trip of its own.
 """
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -20,13 +38,37 @@ from apps.core.redis_clients import queue_redis
 
 logger = logging.getLogger("tanka.events")
 
+STREAM_KEEP = 1000
+STREAM_TTL = 24 * 60 * 60
+
+# KEYS[1] the stream; ARGV: keep, ttl, channel, message, event name. Returns the entry's id.
+_PUBLISH = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if last[1] then prev = last[1][1] end
+local id = redis.call(
+  'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'prev', prev, 'event', ARGV[5], 'data', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return id
+"""
+
+# (user id, event name, message) waiting for the end of the current batch.
+Pending = list[tuple[Any, str, str]]
+_pending: ContextVar[Pending | None] = ContextVar("tanka_events_pending", default=None)
+
 
 def user_channel(user_id: Any) -> str:
     return f"tanka:user:{user_id}"
 
 
-def publish(*, user_id: Any, event: str, object_id: Any) -> None:
-    """Send one event to the user's channel now; Redis errors are logged and swallowed."""
+def user_stream(user_id: Any) -> str:
+    return f"tanka:events:{user_id}"
+
+
+def publish(*, user_id: Any, event: str, object_id: Any) -> str | None:
+    """Send one event to the user: now, with its stream id (None when Redis failed, which is
+    logged), or at the end of the current batch (None)."""
     message = json.dumps(
         {
             "event": event,
@@ -34,10 +76,12 @@ def publish(*, user_id: Any, event: str, object_id: Any) -> None:
             "at": timezone.now().isoformat().replace("+00:00", "Z"),
         }
     )
-    try:
-        queue_redis().publish(user_channel(user_id), message)
-    except redis.RedisError as exc:
-        logger.warning("event %s for %s not published: %s", event, object_id, exc)
+    pending = _pending.get()
+    if pending is not None:
+        pending.append((user_id, event, message))
+        return None
+    ids = _send([(user_id, event, message)])
+    return ids[0] if ids else None
 
 
 def publish_on_commit(*, user_id: Any, event: str, object_id: Any) -> None:
@@ -45,3 +89,52 @@ def publish_on_commit(*, user_id: Any, event: str, object_id: Any) -> None:
     transaction.on_commit(
         partial(publish, user_id=user_id, event=event, object_id=object_id), robust=True
     )
+
+
+def add_batched(pipeline: Any) -> None:
+    """Move the current batch's events into `pipeline`, which its caller executes."""
+    pending = _pending.get()
+    if pending:
+        _add(pipeline, pending)
+        pending.clear()
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Hold the events published inside until the block ends, then send them at once."""
+    pending: Pending = []
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+        if pending:
+            _send(pending)
+
+
+def _add(pipeline: Any, events: Pending) -> None:
+    # EVAL rather than EVALSHA: a pipeline that uses a registered script first asks Redis
+    # whether it knows it, a round trip of its own.
+    for user_id, event, message in events:
+        pipeline.eval(
+            _PUBLISH,
+            1,
+            user_stream(user_id),
+            STREAM_KEEP,
+            STREAM_TTL,
+            user_channel(user_id),
+            message,
+            event,
+        )
+
+
+def _send(events: Pending) -> list[str]:
+    """The events in one round trip; their stream ids (none when Redis failed)."""
+    try:
+        with queue_redis().pipeline(transaction=False) as pipeline:
+            _add(pipeline, events)
+            ids = pipeline.execute()
+    except redis.RedisError as exc:
+        logger.warning("%d event(s) not published: %s", len(events), exc)
+        return []
+    return [entry.decode() if isinstance(entry, bytes) else entry for entry in ids]

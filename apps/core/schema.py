@@ -110,7 +110,9 @@ class EnvelopeAutoSchema(AutoSchema):
         )
         if not self._enveloped() or paginated or not "200" <= status_code < "300":
             return response
-        for media in response.get("content", {}).values():
+        for media_type, media in response.get("content", {}).items():
+            if media_type == "text/event-stream":
+                continue  # a stream of events, not one JSON body (apps/events)
             media["schema"] = {
                 "type": "object",
                 "required": ["success", "data"],

@@ -33,6 +33,7 @@ from rq import Queue, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
 
+from apps.core import pubsub
 from apps.core.exceptions import ServiceUnavailableError
 from apps.core.logging import request_id_var
 from apps.core.redis_clients import queue_redis
@@ -232,7 +233,8 @@ def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
     """Put a `pending` row's job on its RQ queue (replacing any older RQ copy of it).
 
     `first` is the hand-over `enqueue` makes: no older copy exists, and the row was written
-    with its `enqueued_at`, so it costs one trip to Redis and no database write.
+    with its `enqueued_at`, so it costs one trip to Redis (events included) and no database
+    write.
 
     Raises `ServiceUnavailableError` after marking the row `failed` when Redis is down.
     """
@@ -245,16 +247,21 @@ def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
         if not first:
             with contextlib.suppress(NoSuchJobError):
                 RQJob.fetch(job_id, connection=connection).delete()
-        Queue(job.queue, connection=connection).enqueue_call(
-            func="apps.jobs.runner.execute",
-            args=(job_id, task_.path),
-            job_id=job_id,
-            timeout=job.timeout,
-            retry=_retry_for(job, task_),
-            meta={"task": job.name, "request_id": job.request_id},
-            description=job.name,
-            failure_ttl=RQ_FAILURE_TTL,
-        )
+        with connection.pipeline() as pipeline:
+            Queue(job.queue, connection=connection).enqueue_call(
+                func="apps.jobs.runner.execute",
+                args=(job_id, task_.path),
+                job_id=job_id,
+                timeout=job.timeout,
+                retry=_retry_for(job, task_),
+                meta={"task": job.name, "request_id": job.request_id},
+                description=job.name,
+                failure_ttl=RQ_FAILURE_TTL,
+                pipeline=pipeline,
+            )
+            # The job's own event (and any other waiting) leaves in the same round trip.
+            pubsub.add_batched(pipeline)
+            pipeline.execute()
     except redis.RedisError as exc:
         logger.error("job %s (%s) could not be queued: %s", job_id, job.name, exc)
         lifecycle.fail_unqueued(job, reason=QUEUE_UNAVAILABLE)

@@ -23,6 +23,7 @@ from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
 from rq.worker import SimpleWorker, WorkerStatus
 
+from apps.core import pubsub
 from apps.jobs import reconcile, runner
 from tanka.names import EXIT_HARD_LIMIT
 
@@ -202,25 +203,28 @@ class TankaWorker(SimpleWorker):
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         """RQ's perform_job without what our jobs never use on success (dependencies,
         repeats, callbacks, results: the Job row keeps the result): the bookkeeping of a
-        finished job is one round trip. Failures take RQ's own path (retries, the failed
-        registry)."""
-        try:
-            timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
-            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
-                job.perform()
-            job.ended_at = rq_now()
-        except:  # noqa: E722 - RQ's contract: every exception is the job's failure
-            self._finalize_failure(job, queue, execution, sys.exc_info())
-            return False
-        job._status = JobStatus.FINISHED
-        with self.connection.pipeline(transaction=False) as pipeline:
-            self.increment_successful_job_count(pipeline=pipeline)
-            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
-            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
-            pipeline.delete(job.key, job.dependents_key, job.dependencies_key)
-            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
-            self._beat(None, pipeline)
-            pipeline.execute()
+        finished job, and its events, are one round trip. Failures take RQ's own path
+        (retries, the failed registry)."""
+        with pubsub.batched():
+            try:
+                timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+                with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
+                    job.perform()
+                job.ended_at = rq_now()
+            except:  # noqa: E722 - RQ's contract: every exception is the job's failure
+                self._finalize_failure(job, queue, execution, sys.exc_info())
+                return False
+            job._status = JobStatus.FINISHED
+            with self.connection.pipeline(transaction=False) as pipeline:
+                self.increment_successful_job_count(pipeline=pipeline)
+                self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+                self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+                pipeline.delete(job.key, job.dependents_key, job.dependencies_key)
+                self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
+                self._beat(None, pipeline)
+                # The job's events (its outcome) leave with the bookkeeping.
+                pubsub.add_batched(pipeline)
+                pipeline.execute()
         return True
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from email.message import Message
 from typing import Any
 
 from devstack import MANAGE, ROOT
@@ -38,8 +39,9 @@ def http_full(
     token: str | None = None,
     timeout: float = 15,
     headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], Any]:
-    """Status, response headers and body (parsed JSON, or text when it is not JSON)."""
+) -> tuple[int, Message, Any]:
+    """Status, response headers (looked up case-insensitively, as HTTP names them) and body
+    (parsed JSON, or text when it is not JSON)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     request.add_header("Accept", "application/json")
@@ -49,9 +51,9 @@ def http_full(
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw, status, got = response.read(), response.status, dict(response.headers)
+            raw, status, got = response.read(), response.status, response.headers
     except urllib.error.HTTPError as error:
-        raw, status, got = error.read(), error.code, dict(error.headers)
+        raw, status, got = error.read(), error.code, error.headers
     try:
         parsed = json.loads(raw) if raw else None
     except ValueError:
@@ -61,9 +63,10 @@ def http_full(
 
 def http_from(
     source: str, url: str, headers: dict[str, str] | None = None, timeout: float = 15
-) -> tuple[int, dict[str, str], bytes]:
+) -> tuple[int, Message, bytes]:
     """GET `url` from the local address `source` (any 127.x.y.z is this machine): status,
-    headers and raw body, for a proxy that treats callers by their address."""
+    headers (looked up case-insensitively) and raw body, for a proxy that treats callers by
+    their address."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(
         parts.hostname, parts.port, timeout=timeout, source_address=(source, 0)
@@ -71,7 +74,7 @@ def http_from(
     try:
         connection.request("GET", parts.path or "/", headers=headers or {})
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, response.headers, response.read()
     finally:
         connection.close()
 

@@ -47,14 +47,14 @@ def compose_config(tmp_path) -> dict:
 
 def test_compose_file_resolves_with_the_production_topology(compose_config):
     services = compose_config["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "nginx"}
+    assert set(services) == {"postgres", "redis", "migrate", "api", "events", "worker", "nginx"}
     assert services["api"]["deploy"]["replicas"] == 2
     assert services["worker"]["deploy"]["replicas"] == 2
     assert services["worker"]["command"][3:] == [
         "high_priority", "default", "low_priority", "--with-scheduler",
     ]  # fmt: skip
     assert "--appendonly yes" in " ".join(services["redis"]["command"])
-    for name in ("postgres", "redis", "api", "worker", "nginx"):
+    for name in ("postgres", "redis", "api", "events", "worker", "nginx"):
         assert services[name]["restart"] == "unless-stopped", name
         assert services[name]["healthcheck"]["test"], name
     assert services["migrate"]["restart"] == "no"
@@ -66,7 +66,7 @@ def test_compose_file_resolves_with_the_production_topology(compose_config):
 
 def test_each_container_gets_only_its_own_secrets_and_redis_a_password(compose_config):
     services = compose_config["services"]
-    for name in ("api", "worker", "migrate"):
+    for name in ("api", "events", "worker", "migrate"):
         assert {"SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL"} <= set(
             services[name]["environment"]
         ), name
@@ -99,6 +99,7 @@ def test_nginx_accepts_the_load_balancer_config(tmp_path):
         nginx_site_config(
             listen="127.0.0.1:8080",
             upstreams=["127.0.0.1:8001", "127.0.0.1:8002"],
+            events_upstream="127.0.0.1:8003",
             access_log=tmp_path / "access.log",
         )
     )
@@ -112,12 +113,12 @@ def test_nginx_accepts_the_load_balancer_config(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_nginx_closes_idle_api_connections_before_gunicorn_does(monkeypatch):
-    """Were gunicorn first, a request nginx sends on a connection gunicorn is closing would
+def test_nginx_closes_idle_api_connections_before_the_api_server_does(monkeypatch):
+    """Were the api server first, a request nginx sends on a connection it is closing would
     be reset: a 502 for a POST (the production topology's load test saw it)."""
-    monkeypatch.delenv("GUNICORN_KEEPALIVE", raising=False)
-    gunicorn_keepalive = runpy.run_path(str(DOCKER_DIR / "gunicorn.conf.py"))["keepalive"]
+    monkeypatch.delenv("GRANIAN_HTTP1_HEADER_READ_TIMEOUT", raising=False)
+    server_keepalive = runpy.run_path(str(DOCKER_DIR / "serve.py"))["KEEPALIVE_SECONDS"]
     upstream = (DOCKER_DIR / "nginx.conf").read_text().split("upstream tanka_api {")[1]
     found = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.split("}")[0], re.MULTILINE)
     assert found, "the upstream block must set keepalive_timeout"
-    assert int(found[1]) + 2 <= gunicorn_keepalive
+    assert int(found[1]) + 2 <= server_keepalive

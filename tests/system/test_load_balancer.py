@@ -13,6 +13,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def balancer(tmp_path_factory) -> Iterator[int]:
 
 def get(
     port: int, path: str, headers: dict[str, str] | None = None, source: str = TRUSTED
-) -> tuple[int, dict[str, str], bytes]:
+) -> tuple[int, Message, bytes]:
     return http_from(source, f"http://127.0.0.1:{port}{path}", headers)
 
 

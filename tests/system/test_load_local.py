@@ -3,7 +3,7 @@ concurrent clients reading, writing memories and creating jobs for `LOAD_SECONDS
 proof that nothing acknowledged was lost and SQLite never answered "database is locked".
 
 CI runs the small default below; `make load-local` runs a longer, wider one. The 64-client
-load test against the production topology (gunicorn behind nginx on PostgreSQL) is in
+load test against the production topology (granian behind nginx on PostgreSQL) is in
 tests/system/test_topology.py; both use the client in tests/system/load.py.
 """
 

@@ -1,5 +1,6 @@
 """The production topology without Docker (devstack/topology.py, `make stack-prod`): nginx
-in front of two gunicorn api processes, two RQ workers, the machine's PostgreSQL and Redis.
+in front of two api processes (granian) and the event stream's ASGI server, two RQ workers, the
+machine's PostgreSQL and Redis.
 
 It uses its own PostgreSQL database and Redis databases 14/15, which no other test touches.
 The topology starts once for the module; the load test runs on it before the test that kills
@@ -41,6 +42,7 @@ from tests.system.load import (
     summary,
     wait_for_jobs,
 )
+from tests.system.sse import EventStream
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("topology")]
 
@@ -86,7 +88,12 @@ def topology(tmp_path_factory):
         nginx_port=free_port(),
         # Rate limits are not what this module is about: its polling and its load test must
         # never be refused, so every limit is off.
-        env={"GUNICORN_WORKERS": "2", "LOG_FORMAT": "text", **NO_RATE_LIMITS},
+        env={
+            "GRANIAN_WORKERS": "2",
+            "LOG_FORMAT": "text",
+            "EVENTS_PING_SECONDS": "1",
+            **NO_RATE_LIMITS,
+        },
     )
     try:
         stack.prepare()
@@ -195,6 +202,37 @@ def test_jobs_enqueued_through_either_api_process_run_once_on_a_worker(topology,
     assert {job_id.replace("-", ""): 1 for job_id in job_ids} == dict(completions)
 
 
+def test_the_event_stream_passes_through_nginx_from_its_asgi_server(topology, token):
+    url = f"{topology.base_url}/api/v1/events"
+    stream = EventStream(url, {"Authorization": f"Bearer {token}", "X-Request-ID": "topo-sse"})
+    try:
+        assert (stream.status, stream.content_type) == (200, "text/event-stream")
+        # Unbuffered: a ping, a few bytes, reaches the client while the stream stays open.
+        assert stream.next(20) == ": ping"
+        status, body = http_json(
+            f"{topology.base_url}/api/v1/memories", "POST", {"content": "streamed"}, token
+        )
+        assert status == 201, body
+        while True:
+            event = stream.next_event(20)
+            if event.event == "memory.created":
+                break
+        assert event.json["id"] == body["data"]["id"]
+    finally:
+        stream.close()
+    # The stream was served by the ASGI server, the write by an api process.
+    assert "topo-sse" in topology.children["events"].output
+    assert "topo-sse" not in topology.children["api-1"].output + topology.children["api-2"].output
+
+    status, body = http_json(f"{topology.base_url}/api/v1/events/tickets", "POST", token=token)
+    assert status == 201, body
+    by_ticket = EventStream(f"{url}?ticket={body['data']['ticket']}")
+    try:
+        assert by_ticket.status == 200
+    finally:
+        by_ticket.close()
+
+
 def test_load_of_mixed_clients_gets_no_error_and_loses_no_write_or_job(topology):
     """LOAD_CLIENTS clients (one user per CLIENTS_PER_USER of them) for LOAD_SECONDS through
     nginx: memory creates, updates, list and detail reads, job creation and job status reads.
@@ -231,7 +269,7 @@ def test_load_of_mixed_clients_gets_no_error_and_loses_no_write_or_job(topology)
         f"LOAD_PROD_CLIENTS={LOAD_CLIENTS} LOAD_PROD_SECONDS={LOAD_SECONDS:g} pytest -n0 "
         "tests/system/test_topology.py -k load",
         database="postgresql (the machine's server, a database of the test's own)",
-        topology="nginx, 2 gunicorn api processes (2 workers x 4 threads each), 2 RQ workers",
+        topology="nginx, 2 granian api processes (2 workers each), 2 RQ workers",
         clients=LOAD_CLIENTS,
         users=len(tokens),
         seconds=LOAD_SECONDS,

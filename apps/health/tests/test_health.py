@@ -126,6 +126,19 @@ def test_live_touches_no_dependency(api_client, database_down, redis_down):
     assert response.json() == {"status": "alive"}
 
 
+def test_live_answers_json_with_the_request_headers_and_other_methods_as_usual(api_client):
+    response = api_client.get("/health/live", HTTP_X_REQUEST_ID="probe-1")
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "alive"}
+    assert response["X-Request-ID"] == "probe-1"
+    assert float(response["X-Process-Time"]) >= 0
+    assert api_client.head("/health/live").status_code == 200
+    assert api_client.options("/health/live").status_code == 200
+    refused = api_client.post("/health/live")
+    assert refused.status_code == 405
+    assert refused.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
 def test_ready_follows_the_database(api_client):
     response = api_client.get("/health/ready")
     assert response.status_code == 200
