@@ -69,7 +69,12 @@ def start_nginx(run_dir: Path, upstreams: list[str]) -> tuple[Process, int]:
         pytest.skip("nginx is not installed (apt-get install nginx)")
     port = free_port()
     config = write_nginx_config(
-        run_dir, listen=f"127.0.0.1:{port}", upstreams=upstreams, trusted_hops=[TRUSTED]
+        run_dir,
+        listen=f"127.0.0.1:{port}",
+        upstreams=upstreams,
+        # The event stream's server plays no part here.
+        events_upstream=f"127.0.0.1:{free_port()}",
+        trusted_hops=[TRUSTED],
     )
     process = Process([nginx, "-p", str(run_dir), "-c", str(config)], {})
     if not wait_until(lambda: http_status(f"http://127.0.0.1:{port}/", 1) is not None, 15):
