@@ -217,6 +217,7 @@ DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "tanka.cache"
 
+# The time limit of a task that sets none (`@task(timeout=...)`), in seconds.
 RQ_DEFAULT_TIMEOUT = env.int("RQ_DEFAULT_TIMEOUT", default=300)
 _rq_queue = {
     "URL": REDIS_QUEUE_URL,
@@ -244,6 +245,16 @@ if JOBS_WORKER_LOST_AFTER < 6:
 # A task still running this many seconds past its timeout (stuck where RQ's SIGALRM cannot
 # reach it) has its attempt recorded, and its worker exits for a fresh one.
 JOBS_HARD_LIMIT_GRACE = env.int("JOBS_HARD_LIMIT_GRACE", default=60)
+# Finished jobs are deleted after this many days (0 keeps them), per status if set
+# (apps/jobs/services.py, `jobs_purge`, run hourly by the `purge_jobs` schedule).
+JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
+JOBS_KEEP_COMPLETED_DAYS = env.int("JOBS_KEEP_COMPLETED_DAYS", default=JOBS_KEEP_DAYS)
+JOBS_KEEP_FAILED_DAYS = env.int("JOBS_KEEP_FAILED_DAYS", default=JOBS_KEEP_DAYS)
+JOBS_KEEP_CANCELLED_DAYS = env.int("JOBS_KEEP_CANCELLED_DAYS", default=JOBS_KEEP_DAYS)
+# Jobs a user may have scheduled, pending or running through the API at once (0: no cap).
+JOBS_MAX_ACTIVE_PER_USER = env.int("JOBS_MAX_ACTIVE_PER_USER", default=20)
+# Addresses (or networks, CIDR) that may read /metrics without a staff session.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 # --- Auth -----------------------------------------------------------------------------
 

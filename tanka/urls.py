@@ -12,6 +12,7 @@ from drf_spectacular.views import (
 
 from apps.core.views import ApiRootView, api_not_found
 from apps.health import views as health
+from apps.jobs.metrics import metrics_view
 from apps.users.views import rate_limited_session_login
 
 # The docs and the schema are never throttled and read no credentials (a stale token in
@@ -31,6 +32,7 @@ urlpatterns = [
     re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
     re_path(r"^health/live/?$", health.LiveView.as_view(), name="health-live"),
     re_path(r"^health/ready/?$", health.ReadyView.as_view(), name="health-ready"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     re_path(
         r"^docs/?$",
         SpectacularSwaggerView.as_view(

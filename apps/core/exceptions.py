@@ -54,6 +54,16 @@ class ServiceUnavailableError(ApplicationError):
     default_message = "A service this request needs is unavailable. Try again shortly."
 
 
+class RateLimitedError(ApplicationError):
+    """A 429 that is not a request rate (a cap on what a user holds): the client may try
+    again after `retry_after` seconds."""
+
+    status_code = 429
+    code = "RATE_LIMITED"
+    default_message = "Too many requests."
+    retry_after = 5
+
+
 class PayloadTooLargeError(ApplicationError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -113,6 +123,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         set_rollback()
         # A 401 always names the scheme that would work (RFC 9110).
         headers = {"WWW-Authenticate": 'Bearer realm="api"'} if exc.status_code == 401 else None
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(exc.retry_after), "X-RateLimit-Remaining": "0"}
         return Response(
             error_envelope(exc.code, exc.message, exc.details),
             status=exc.status_code,

@@ -6,6 +6,10 @@
     def generate_embedding(memory_id: str) -> dict: ...
 
     enqueue(generate_embedding, str(memory.id), owner=memory.owner)
+    enqueue(generate_embedding, str(memory.id), delay=60)           # or at=<datetime>
+
+    @task(schedule=Cron("17 3 * * *"))                               # or Every(seconds=3600)
+    def purge_jobs() -> dict: ...
 
 Django-Q style: `enqueue` writes the `Job` row first and hands the job to RQ when the
 transaction commits, with the row's UUID as the RQ job id; RQ only carries the id to a
@@ -19,8 +23,8 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any, Protocol
 
@@ -30,19 +34,20 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from rq import Queue, Retry
+from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job as RQJob
+from rq.job import JobStatus as RQStatus
 
 from apps.core import pubsub
 from apps.core.exceptions import ServiceUnavailableError
 from apps.core.logging import request_id_var
 from apps.core.redis_clients import queue_redis
 from apps.jobs import lifecycle
-from apps.jobs.models import Job
+from apps.jobs.models import Job, JobStatus
 
 logger = logging.getLogger("tanka.jobs")
 
-DEFAULT_TIMEOUT = 300
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_INTERVALS = (10, 60, 300)
 # RQ keeps its own copy of failures for the dashboard; the Job row keeps them for good.
@@ -52,6 +57,31 @@ QUEUE_UNAVAILABLE = "could not be queued: the task queue (Redis) is unavailable"
 
 class TaskArgumentError(TypeError):
     """A task was enqueued with arguments it cannot take or that are not JSON."""
+
+
+@dataclass(frozen=True)
+class Every:
+    """A schedule declared beside its task: every so many seconds (`@task(schedule=...)`)."""
+
+    seconds: int
+    name: str = ""
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    catch_up: str = "skip"
+    allow_overlap: bool = False
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A schedule declared beside its task: on a five-field cron expression in `timezone`."""
+
+    expression: str
+    timezone: str = "UTC"
+    name: str = ""
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    catch_up: str = "skip"
+    allow_overlap: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,7 @@ class Task:
     retry_intervals: tuple[int, ...]
     # The task's database writes commit in one transaction with its `completed` status.
     atomic: bool = False
+    schedule: Every | Cron | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -123,15 +154,21 @@ def task(
     *,
     name: str | None = None,
     queue: str = "default",
-    timeout: int = DEFAULT_TIMEOUT,
+    timeout: int | None = None,
     retries: int = DEFAULT_RETRIES,
     retry_intervals: Iterable[int] = DEFAULT_RETRY_INTERVALS,
     atomic: bool = False,
+    schedule: Every | Cron | None = None,
 ) -> Any:
     """Register `func` as a task named `name` (default: the function's name).
 
-    Works bare (`@task`) or with options. `retries` counts tries after the first; the n-th
-    retry waits `retry_intervals[n-1]` seconds (the last interval repeats).
+    Works bare (`@task`) or with options. `timeout` is one attempt's time limit in seconds
+    (default `RQ_DEFAULT_TIMEOUT`). `retries` counts tries after the first; the n-th retry
+    waits `retry_intervals[n-1]` seconds (the last interval repeats).
+
+    `schedule` declares a recurring run beside the task (`Every(seconds=...)` or
+    `Cron("...")`): after `migrate` it is created or updated by name (the task's name unless
+    it names itself) in the admin's schedules, never duplicated (`apps/jobs/schedules.py`).
 
     `atomic=True` runs the task in one database transaction that also records its
     `completed` status: an attempt that dies or is superseded (its worker killed, the job
@@ -145,10 +182,11 @@ def task(
             func=function,
             name=name or function.__name__,
             queue=queue,
-            timeout=timeout,
+            timeout=timeout if timeout is not None else settings.RQ_DEFAULT_TIMEOUT,
             retries=retries,
             retry_intervals=tuple(retry_intervals),
             atomic=atomic,
+            schedule=schedule,
         )
         _validate(registered)
         existing = _registry.get(registered.name)
@@ -190,14 +228,33 @@ def _resolve(task_or_name: Task | str) -> Task:
     )
 
 
+def retry_intervals(intervals: tuple[int, ...], retries: int) -> list[int]:
+    """The wait before each of `retries` retries, in order: the n-th retry waits
+    `intervals[n-1]`, the last interval repeating. Given to RQ as a list exactly `retries`
+    long, because RQ picks a retry's wait as `intervals[len(intervals) - retries_left]`
+    (from the end), which matches that reading only then."""
+    if not intervals:
+        return [0] * retries
+    return [intervals[min(n, len(intervals) - 1)] for n in range(retries)]
+
+
 def _retry_for(job: Job, task_: Task) -> Retry | None:
-    if job.max_retries <= 0:
+    """RQ's retries for the tries the job has left: its task's budget, renewed by a manual
+    retry (`max_retries` counts over the job's whole life, `attempts` what it used)."""
+    left = job.max_retries - job.attempts
+    if left <= 0:
         return None
-    return Retry(max=job.max_retries, interval=list(task_.retry_intervals) or 0)
+    return Retry(max=left, interval=retry_intervals(task_.retry_intervals, left))
 
 
 def enqueue(
-    task_or_name: Task | str, *args: Any, owner: Any = None, robust: bool = False, **kwargs: Any
+    task_or_name: Task | str,
+    *args: Any,
+    owner: Any = None,
+    robust: bool = False,
+    at: datetime | None = None,
+    delay: float | None = None,
+    **kwargs: Any,
 ) -> Job:
     """Create the job's row (`pending`) and hand it to RQ when the transaction commits.
 
@@ -205,13 +262,49 @@ def enqueue(
     row is marked `failed` with that reason and `ServiceUnavailableError` (503) is raised,
     at the commit, to the caller; with `robust=True` it is only logged, for writes that must
     succeed without the queue (the row still says why the job did not run).
+
+    With `at` (an aware datetime) or `delay` (seconds) in the future, the row is written
+    `scheduled` instead and nothing reaches Redis now: a scheduler releases it at its time
+    (`apps/jobs/schedules.py`). `owner`, `robust`, `at` and `delay` are the engine's, so a
+    task cannot take arguments of those names through `enqueue`.
     """
     task_ = _resolve(task_or_name)
     task_.check_arguments(args, kwargs)
+    run_at = _run_at(at, delay)
+    if run_at is not None:
+        job = _create(task_, args, kwargs, owner, status=JobStatus.SCHEDULED, scheduled_for=run_at)
+        lifecycle.announce(job)
+        return job
+    job = _create(task_, args, kwargs, owner, enqueued_at=timezone.now())
+    lifecycle.announce(job)
+    # A lambda, not a partial: Django names a robust callback by its __qualname__.
+    transaction.on_commit(lambda: push(job, task_, first=True), robust=robust)
+    return job
+
+
+def _run_at(at: datetime | None, delay: float | None) -> datetime | None:
+    """When a job asked for later should run; None for now (or a time already past)."""
+    if at is not None and delay is not None:
+        raise TypeError("enqueue() takes at= or delay=, not both")
+    if delay is not None:
+        if delay < 0:
+            raise ValueError("enqueue(delay=...) must be at least 0 seconds")
+        at = timezone.now() + timedelta(seconds=delay)
+    if at is None:
+        return None
+    if timezone.is_naive(at):
+        raise ValueError("enqueue(at=...) needs an aware datetime")
+    return at if at > timezone.now() else None
+
+
+def _create(
+    task_: Task, args: Iterable[Any], kwargs: dict[str, Any], owner: Any, **fields: Any
+) -> Job:
     request_id = request_id_var.get()
     # One INSERT needs no transaction (nor, inside the caller's, a savepoint): the hand-over
-    # waits for whichever commit makes the row visible.
-    job = Job.objects.create(
+    # waits for whichever commit makes the row visible. `enqueued_at`, when given, is the
+    # hand-over at the commit, a moment from now; cleared if that fails.
+    return Job.objects.create(
         name=task_.name,
         queue=task_.queue,
         args=list(args),
@@ -220,13 +313,8 @@ def enqueue(
         request_id="" if request_id == "-" else request_id,
         max_retries=task_.retries,
         timeout=task_.timeout,
-        # Handed over at the commit, a moment from now; cleared if that fails.
-        enqueued_at=timezone.now(),
+        **fields,
     )
-    lifecycle.announce(job)
-    # A lambda, not a partial: Django names a robust callback by its __qualname__.
-    transaction.on_commit(lambda: push(job, task_, first=True), robust=robust)
-    return job
 
 
 def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
@@ -271,15 +359,30 @@ def push(job: Job, task_: Task | None = None, *, first: bool = False) -> None:
 
 
 def remove_from_queue(job_id: Any) -> None:
-    """Take a job off RQ (queue or retry schedule); best effort, since the runner also refuses
-    to run a job whose row is no longer pending."""
+    """Take a cancelled job off RQ (queue or retry schedule), and stop it if a worker has just
+    taken it (a short job's row says `pending` while it runs); best effort, since the runner
+    also refuses to run, and drops the outcome of, a job whose row is no longer pending."""
     try:
         with contextlib.suppress(NoSuchJobError, InvalidJobOperation):
             rq_job = RQJob.fetch(str(job_id), connection=queue_redis())
-            if not rq_job.is_canceled:
+            if rq_job.get_status(refresh=False) == RQStatus.STARTED:
+                stop_running(job_id)
+            elif not rq_job.is_canceled:
                 rq_job.cancel()
     except redis.RedisError as exc:
         logger.warning("job %s cancelled but not removed from its queue: %s", job_id, exc)
+
+
+def stop_running(job_id: Any) -> None:
+    """Ask the worker running the job to stop it: RQ's stop-job command, over the pub/sub
+    channel every worker listens to. The worker interrupts the task and records the job
+    `cancelled` (`apps/jobs/worker.py`); the reconciliation sends the command again for a
+    job still running after it (`apps/jobs/reconcile.py`)."""
+    try:
+        with contextlib.suppress(NoSuchJobError, InvalidJobOperation):
+            send_stop_job_command(queue_redis(), str(job_id))
+    except redis.RedisError as exc:
+        logger.warning("job %s: the stop could not be sent: %s", job_id, exc)
 
 
 class RunningAttempt(Protocol):

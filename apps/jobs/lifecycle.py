@@ -7,11 +7,16 @@ the owner's subscribers once it commits. A worker, the reconciliation and an API
 race on one job therefore never undo each other: the loser's statement matches no row and
 changes nothing.
 
+    scheduled --release--> pending
     pending --start--> running --finish--> completed | failed | pending (RQ retries it)
     pending --finish_unclaimed--> completed | failed | pending (a short attempt, in one step)
+    running --request_cancel--> running (cancel_requested) --interrupt--> cancelled
     running --interrupt / recover--> pending | failed | cancelled
-    pending --cancel--> cancelled          failed --reopen--> pending
+    scheduled | pending --cancel--> cancelled          failed --reopen--> pending
     pending --fail_unqueued / give_up--> failed
+
+A job asked to stop while running (`cancel_requested`) ends `cancelled` however its attempt
+is interrupted: by the stop itself, its worker's shutdown or death.
 """
 
 import functools
@@ -47,8 +52,13 @@ def announce(job: Job) -> None:
 NEXT_ATTEMPT = object()
 
 
+STOPPED_REASON = "stopped on request while running"
+
+
 @functools.cache
-def _update_sql(vendor: str, columns: tuple[str, ...], sources: int, by_attempt: bool) -> str:
+def _update_sql(
+    vendor: str, columns: tuple[str, ...], sources: int, by_attempt: bool, where: tuple[str, ...]
+) -> str:
     """The statement of one shape of transition, built once per process.
 
     Written out rather than compiled by the ORM on every call: these statements run twice
@@ -65,6 +75,7 @@ def _update_sql(vendor: str, columns: tuple[str, ...], sources: int, by_attempt:
     )
     statuses = ", ".join(["%s"] * sources)
     attempt = f" AND {quote('attempts')} = %s" if by_attempt else ""
+    attempt += "".join(f" AND {quote(column)} = %s" for column in where)
     return (
         f"UPDATE {quote(Job._meta.db_table)} SET {assignments} "
         f"WHERE {quote('id')} = %s AND {quote('status')} IN ({statuses}){attempt} "
@@ -78,11 +89,12 @@ def _move(
     source: Collection[str],
     target: str | None,
     attempt: int | None = None,
+    where: dict[str, Any] | None = None,
     **changes: Any,
 ) -> Job | None:
     """The one compare-and-set: the job, or None when it was not in `source` (or, with
-    `attempt`, has moved on to another attempt). The job passed in takes the new values, so
-    its holder sees it as it now is."""
+    `attempt`, has moved on to another attempt; or differs from `where`). The job passed in
+    takes the new values, so its holder sees it as it now is."""
     now = timezone.now()
     changes["updated_at"] = now
     if target is not None:
@@ -100,7 +112,13 @@ def _move(
     params.extend(source)
     if attempt is not None:
         params.append(attempt)
-    sql = _update_sql(connection.vendor, tuple(columns), len(source), attempt is not None)
+    where = where or {}
+    for name, value in where.items():
+        params.append(Job._meta.get_field(name).get_db_prep_save(value, connection))
+    where_columns = tuple(Job._meta.get_field(name).column for name in where)
+    sql = _update_sql(
+        connection.vendor, tuple(columns), len(source), attempt is not None, where_columns
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -160,22 +178,42 @@ def finish_unclaimed(
 
 def interrupt(job_id: Any, *, outcome: str, reason: str) -> Job | None:
     """An attempt ended without the runner: its worker stopped, an operator stopped it, or it
-    overran its hard limit. `outcome` is `pending` when RQ retries it."""
+    overran its hard limit. `outcome` is `pending` when RQ retries it; a job asked to stop
+    ends `cancelled` whatever interrupted it."""
+    stopped = _move(
+        Job(pk=job_id),
+        source=(JobStatus.RUNNING,),
+        target=JobStatus.CANCELLED,
+        where={"cancel_requested": True},
+        error=STOPPED_REASON,
+    )
+    if stopped is not None:
+        return stopped
     return _move(
         Job(pk=job_id), source=(JobStatus.RUNNING,), target=outcome, error=one_line(reason)
     )
+
+
+def request_cancel(job: Job) -> Job | None:
+    """Ask a running job to stop; its worker records it `cancelled` when the task stops."""
+    return _move(job, source=(JobStatus.RUNNING,), target=None, cancel_requested=True)
 
 
 def recover(job: Job, *, retry: bool, reason: str) -> Job | None:
     """The reconciliation found the attempt's worker dead or no longer running it. A row
     still `pending` is an attempt that never marked it `running` (a short job): it counts."""
     unclaimed = job.status == JobStatus.PENDING
+    if job.cancel_requested:
+        target, error = JobStatus.CANCELLED, f"{STOPPED_REASON}; {reason}"
+    else:
+        target = JobStatus.PENDING if retry else JobStatus.FAILED
+        error = reason + ("; retrying" if retry else "")
     return _move(
         job,
         source=(job.status if unclaimed else JobStatus.RUNNING,),
-        target=JobStatus.PENDING if retry else JobStatus.FAILED,
+        target=target,
         attempt=job.attempts,
-        error=one_line(reason + ("; retrying" if retry else "")),
+        error=one_line(error),
         **({"attempts": NEXT_ATTEMPT} if unclaimed else {}),
     )
 
@@ -193,18 +231,31 @@ def fail_unqueued(job: Job, *, reason: str) -> Job | None:
 
 
 def cancel(job: Job) -> Job | None:
-    """A pending job is cancelled (it may still sit in its queue; the runner skips it)."""
-    return _move(job, source=(JobStatus.PENDING,), target=JobStatus.CANCELLED)
+    """A scheduled or pending job is cancelled (it may still sit in its queue; the runner
+    skips it)."""
+    return _move(job, source=(JobStatus.SCHEDULED, JobStatus.PENDING), target=JobStatus.CANCELLED)
 
 
-def reopen(job: Job) -> Job | None:
-    """A failed job is pending again, for a manual retry; it is stamped as handed over now,
-    so the reconciliation gives the hand-over its full grace period before looking at it."""
+def release(job: Job) -> Job | None:
+    """A scheduled job's time has come: it is pending, and handed to its queue now."""
+    return _move(
+        job, source=(JobStatus.SCHEDULED,), target=JobStatus.PENDING, enqueued_at=timezone.now()
+    )
+
+
+def reopen(job: Job, *, retries: int) -> Job | None:
+    """A failed job is pending again, for a manual retry, with `retries` more tries after
+    this one (the task's own budget again, counted on from its attempts so far). It is
+    stamped as handed over now, so the reconciliation gives the hand-over its full grace
+    period before looking at it."""
     return _move(
         job,
         source=(JobStatus.FAILED,),
         target=JobStatus.PENDING,
+        attempt=job.attempts,
         progress=0,
+        max_retries=job.attempts + retries,
+        cancel_requested=False,
         enqueued_at=timezone.now(),
     )
 

@@ -127,6 +127,12 @@ def execute(job_id: str, task_path: str) -> Any:
     if job is None or job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
         logger.info("job %s skipped: its row is %s", job_id, job.status if job else "gone")
         return None
+    if job.cancel_requested:
+        # Asked to stop while an earlier attempt ran, which then ended before the stop did.
+        lifecycle.interrupt(job.pk, outcome=JobStatus.CANCELLED, reason=lifecycle.STOPPED_REASON)
+        lifecycle.cancel(job)
+        logger.info("job %s skipped: it was asked to stop", job_id)
+        return None
     rq_job = get_current_job()
     attempt = Attempt(job, (rq_job.worker_name if rq_job else None) or "")
     request_token = request_id_var.set(job.request_id or "-")

@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 from django.conf import settings
@@ -6,6 +7,9 @@ from rest_framework import serializers
 from apps.core.fields import JSONObjectField, StrictBooleanField, StrictFloatField
 from apps.jobs.models import Job
 from apps.jobs.tasks import TEST_MAX_DURATION
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_DELAY_SECONDS = 24 * 3600
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -30,6 +34,8 @@ class JobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "completed_at",
+            "scheduled_for",
+            "cancel_requested",
         ]
         read_only_fields = fields
 
@@ -45,12 +51,24 @@ class JobTestInputSerializer(serializers.Serializer):
     fail = StrictBooleanField(default=False)
     queue = serializers.ChoiceField(choices=[], default="default")
     payload = JSONObjectField(default=dict)
+    delay = StrictFloatField(
+        min_value=0,
+        max_value=MAX_DELAY_SECONDS,
+        default=0,
+        help_text="Seconds to wait before the job runs (0: now); the job is `scheduled` meanwhile.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["queue"].choices = list(settings.RQ_QUEUES)
 
+    def validate_payload(self, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_PAYLOAD_BYTES:
+            raise serializers.ValidationError(f"Must be at most {MAX_PAYLOAD_BYTES} bytes as JSON.")
+        return value
+
 
 class JobAcceptedSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["queued"])
+    status = serializers.ChoiceField(choices=["queued", "scheduled"])

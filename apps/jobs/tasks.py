@@ -3,7 +3,7 @@
 import time
 from typing import Any
 
-from apps.jobs.engine import set_progress, task
+from apps.jobs.engine import Cron, set_progress, task
 
 TEST_MAX_DURATION = 30
 
@@ -26,3 +26,18 @@ def self_test(
     if fail:
         raise SelfTestError("the test job failed, as requested")
     return payload or {}
+
+
+@task(
+    name="purge_jobs",
+    queue="low_priority",
+    timeout=3600,
+    retries=0,
+    schedule=Cron("23 * * * *", name="purge-finished-jobs"),
+)
+def purge_jobs() -> dict[str, Any]:
+    """Delete finished jobs past their retention (`JOBS_KEEP_*`), every hour."""
+    from apps.jobs.services import jobs_purge
+
+    result = jobs_purge()
+    return {"deleted": result.deleted, "by_status": result.by_status}

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from apps.core.throttles import AnonRateThrottle, JobsRateThrottle, UserRateThrottle
 from apps.jobs import selectors, services
 from apps.jobs.filters import JobFilter
-from apps.jobs.models import Job
+from apps.jobs.models import Job, JobStatus
 from apps.jobs.serializers import JobAcceptedSerializer, JobSerializer, JobTestInputSerializer
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -33,15 +33,19 @@ class JobTestView(APIView):
         description=(
             "Sleeps `duration` seconds while reporting progress, then returns `payload` as its "
             "result; with `fail` it raises on every try, is retried twice 1 s apart and ends "
-            "`failed` with 3 attempts. Answers 503 when the task queue is down."
+            "`failed` with 3 attempts. With `delay` it is `scheduled` until then. Answers 429 "
+            "when the caller already has `JOBS_MAX_ACTIVE_PER_USER` jobs waiting or running, "
+            "503 when the task queue is down."
         ),
     )
     def post(self, request: Request) -> Response:
         serializer = JobTestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        services.check_active_cap(user=request.user)
         job = services.job_test_start(owner=request.user, **serializer.validated_data)
+        accepted = "scheduled" if job.status == JobStatus.SCHEDULED else "queued"
         return Response(
-            JobAcceptedSerializer({"job_id": job.id, "status": "queued"}).data, status=202
+            JobAcceptedSerializer({"job_id": job.id, "status": accepted}).data, status=202
         )
 
 
@@ -64,14 +68,20 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(
         tags=["jobs"],
         request=None,
-        responses={200: JobSerializer},
-        summary="Cancel a pending job",
-        description="The job leaves its queue and ends `cancelled`; any other state is a 409.",
+        responses={200: JobSerializer, 202: JobSerializer},
+        summary="Cancel a job that has not ended",
+        description=(
+            "A `scheduled` or `pending` job leaves its queue and is `cancelled` (200). A "
+            "`running` job is asked to stop (202, still `running` with `cancel_requested`); "
+            "it is `cancelled` within seconds and its worker goes on with the next job. A "
+            "finished job is a 409."
+        ),
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         job = services.job_cancel(job=self.get_object())
-        return Response(JobSerializer(job).data)
+        stopping = job.status == JobStatus.RUNNING
+        return Response(JobSerializer(job).data, status=202 if stopping else 200)
 
     @extend_schema(
         tags=["jobs"],
@@ -79,11 +89,19 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         responses={200: JobSerializer},
         summary="Retry a failed job",
         description=(
-            "The job is `pending` again and queued; its attempts are kept. Any state other "
-            "than `failed` is a 409; a task queue that is down is a 503."
+            "The job is `pending` again and queued, with its task's retries renewed; its "
+            "attempts go on counting. Any state other than `failed` is a 409; the per-user "
+            "cap of active jobs and `RATE_LIMIT_JOBS_PER_MINUTE` are a 429; a task queue "
+            "that is down is a 503."
         ),
     )
-    @action(detail=True, methods=["post"])
+    @action(
+        detail=True,
+        methods=["post"],
+        throttle_classes=[AnonRateThrottle, UserRateThrottle, JobsRateThrottle],
+    )
     def retry(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        job = services.job_retry(job=self.get_object())
+        job = self.get_object()
+        services.check_active_cap(user=request.user)
+        job = services.job_retry(job=job)
         return Response(JobSerializer(job).data)

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +25,7 @@ from rq.utils import now as rq_now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from apps.core import pubsub
-from apps.jobs import reconcile, runner
+from apps.jobs import reconcile, runner, schedules
 from tanka.names import EXIT_HARD_LIMIT
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
@@ -56,9 +57,15 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 class TankaScheduler(RQScheduler):
-    """RQ's scheduler (retries with intervals, jobs for later), which also runs the task
-    engine's reconciliation in its own process: it keeps its pace while every worker is
-    busy with long jobs, and one Redis lock keeps it to one pass per period cluster-wide."""
+    """The scheduler process of a worker started `--with-scheduler`, in every such worker.
+
+    Each pass (about once a second) it releases the jobs whose time has come and fires the
+    schedules that are due (`apps/jobs/schedules.py`: every scheduler may do so at once, the
+    database keeps each firing to one job), and runs the reconciliation when its period is
+    up (one Redis lock keeps that to one pass per period cluster-wide). RQ's own part, the
+    retries waiting in RQ's scheduled registries, is done by the one scheduler holding RQ's
+    locks; the others try to take them over every reconciliation period.
+    """
 
     def start(self) -> Any:
         # The child must not inherit the worker's database connections.
@@ -70,10 +77,24 @@ class TankaScheduler(RQScheduler):
         die_with_parent(self._parent_pid)
         super().work()
 
+    @property
+    def should_reacquire_locks(self) -> bool:
+        # RQ tries again every 2 minutes; a dead lock holder's retries should not wait that.
+        if self._queue_names == self.acquired_locks:
+            return False
+        checked = self.lock_acquisition_time
+        return checked is None or (
+            (datetime.now() - checked).total_seconds() >= reconcile.reconcile_interval()
+        )
+
     def enqueue_scheduled_jobs(self) -> None:
         super().enqueue_scheduled_jobs()
         try:
             close_old_connections()
+            schedules.tick(self.connection)
+        except Exception:
+            logger.exception("scheduler pass failed; the next one tries again")
+        try:
             reconcile.reconcile_if_due(self.connection)
         except Exception:
             logger.exception("job reconciliation failed; it will run again next period")
@@ -257,17 +278,17 @@ class TankaWorker(SimpleWorker):
             log_format=log_format,
             serializer=self.serializer,
         )
+        # Every worker with the scheduler runs its process, RQ's locks or not (TankaScheduler).
         self.scheduler.acquire_locks()
-        if self.scheduler.acquired_locks:
-            if burst:
-                try:
-                    self.scheduler.register_birth()
-                    self.scheduler.enqueue_scheduled_jobs()
-                finally:
-                    self.scheduler.release_locks()
-                    self.scheduler.register_death()
-            else:
-                self.scheduler.start()
+        if burst:
+            try:
+                self.scheduler.register_birth()
+                self.scheduler.enqueue_scheduled_jobs()
+            finally:
+                self.scheduler.release_locks()
+                self.scheduler.register_death()
+        else:
+            self.scheduler.start()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is not None:
@@ -335,7 +356,7 @@ class TankaWorker(SimpleWorker):
         super().register_death(*args, **kwargs)
 
     def _keep_scheduler_alive(self) -> None:
-        """Take over the scheduler (and with it the reconciliation) when its process died.
+        """Start the scheduler process again when it died.
 
         RQ only checks in its maintenance, every 10 minutes; the reconciliation's bound needs a
         check every period. Only between jobs, in the main thread: forking the scheduler from
@@ -351,7 +372,8 @@ class TankaWorker(SimpleWorker):
             return
         self._scheduler_checked_at = time.monotonic()
         if not (scheduler._process and scheduler._process.is_alive()):
-            scheduler.acquire_locks(auto_start=True)
+            scheduler.acquire_locks()
+            scheduler.start()
 
     def handle_job_failure(
         self,

@@ -182,8 +182,9 @@ class BlackHole:
             connection.close()
 
 
-# Every rate limit off (0 = off), for load and fuzz runs: a 429 there would be a test artefact.
-NO_RATE_LIMITS = dict.fromkeys(RATE_LIMIT_SETTINGS, "0")
+# Every rate limit and the per-user job cap off (0 = off), for load and fuzz runs: a 429
+# there would be a test artefact.
+NO_RATE_LIMITS = dict.fromkeys(RATE_LIMIT_SETTINGS, "0") | {"JOBS_MAX_ACTIVE_PER_USER": "0"}
 
 
 def unthrottled_env(**overrides: str) -> dict[str, str]:

@@ -62,3 +62,18 @@ def out_of_reach(seconds: float) -> None:
         time.sleep(seconds)
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+
+
+@task(name="tests.fails_noting_final", retries=1, retry_intervals=[0])
+def fails_noting_final(key: str) -> None:
+    """Fails on every try, noting in a Redis list whether each try was the final one."""
+    from apps.core.redis_clients import queue_redis
+    from apps.jobs.engine import is_final_attempt
+
+    queue_redis().rpush(key, "final" if is_final_attempt() else "not final")
+    raise RuntimeError("failed, as asked")
+
+
+@task(name="tests.five_retries", retries=5, retry_intervals=[10, 60, 300])
+def five_retries() -> None:
+    raise RuntimeError("never runs in the test that uses it")

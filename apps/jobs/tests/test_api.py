@@ -1,6 +1,10 @@
 """The jobs API (CONTRACT 1 and 6), owner-scoped."""
 
+from datetime import datetime, timedelta
+
 import pytest
+from django.conf import settings
+from django.utils import timezone
 from rq import Queue
 from rq.job import Job as RQJob
 
@@ -12,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 JOB_FIELDS = {
     "id", "name", "queue", "status", "result", "error", "attempts", "progress",
-    "request_id", "created_at", "started_at", "completed_at",
+    "request_id", "created_at", "started_at", "completed_at", "scheduled_for",
+    "cancel_requested",
 }  # fmt: skip
 
 
@@ -177,8 +182,8 @@ def test_cancel_a_pending_job_takes_it_off_the_queue(
     assert (job.status, job.result, job.attempts) == ("cancelled", None, 0)
 
 
-@pytest.mark.parametrize("status", ["running", "completed", "failed", "cancelled"])
-def test_cancel_of_a_job_that_is_not_pending_is_a_conflict(owner_client, user, status):
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled"])
+def test_cancel_of_a_finished_job_is_a_conflict(owner_client, user, status):
     job = make_job(user, status=status)
 
     response = owner_client.post(f"/api/v1/jobs/{job.id}/cancel")
@@ -204,6 +209,7 @@ def test_retry_a_failed_job_queues_it_again_keeping_its_attempts(
     run_jobs()
     job.refresh_from_db()
     assert (job.status, job.attempts, job.result, job.error) == ("completed", 4, {"n": 1}, "")
+    assert job.max_retries == 3 + 2, "the task's two retries again, after its three attempts"
 
 
 @pytest.mark.parametrize("status", ["pending", "running", "completed", "cancelled"])
@@ -237,3 +243,110 @@ def test_jobs_are_in_the_openapi_schema(api_client):
 def test_info_lists_jobs_and_events(api_client):
     features = api_client.get("/api/v1/info").json()["data"]["features_enabled"]
     assert {"jobs", "events"} <= set(features)
+
+
+def test_cancel_of_a_running_job_is_202_and_asks_its_worker_to_stop(
+    owner_client, user, django_capture_on_commit_callbacks, monkeypatch
+):
+    job = make_job(user, status="running", attempts=1)
+    stopped = []
+    monkeypatch.setattr("apps.jobs.engine.stop_running", stopped.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(f"/api/v1/jobs/{job.id}/cancel")
+
+    assert response.status_code == 202
+    data = response.json()["data"]
+    assert (data["status"], data["cancel_requested"]) == ("running", True)
+    assert stopped == [job.id]
+    # Asked twice: the same answer, not a conflict.
+    assert owner_client.post(f"/api/v1/jobs/{job.id}/cancel").status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delayed_test_job_is_scheduled_with_its_time_and_not_queued(owner_client, user):
+    before = timezone.now()
+    response = owner_client.post("/api/v1/jobs/test", {"delay": 120}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()["data"]
+    assert body["status"] == "scheduled"
+    detail = owner_client.get(f"/api/v1/jobs/{body['job_id']}").json()["data"]
+    assert detail["status"] == "scheduled"
+    due = datetime.fromisoformat(detail["scheduled_for"])
+    assert before + timedelta(seconds=119) < due < timezone.now() + timedelta(seconds=121)
+    assert all(Queue(name, connection=queue_redis()).count == 0 for name in settings.RQ_QUEUES)
+
+    cancelled = owner_client.post(f"/api/v1/jobs/{body['job_id']}/cancel")
+    assert (cancelled.status_code, cancelled.json()["data"]["status"]) == (200, "cancelled")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_never_delayed_has_no_scheduled_for(owner_client):
+    response = owner_client.post("/api/v1/jobs/test", {"delay": 0}, format="json")
+    assert response.json()["data"]["status"] == "queued"
+    detail = owner_client.get(f"/api/v1/jobs/{response.json()['data']['job_id']}").json()
+    assert detail["data"]["scheduled_for"] is None
+
+
+@pytest.mark.parametrize("delay", [-1, 86401, "soon", True])
+def test_a_delay_out_of_range_is_a_validation_error_naming_it(owner_client, delay):
+    response = owner_client.post("/api/v1/jobs/test", {"delay": delay}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "delay"
+
+
+def test_a_payload_over_16_kib_is_a_validation_error_naming_it(owner_client):
+    response = owner_client.post(
+        "/api/v1/jobs/test", {"payload": {"text": "x" * (16 * 1024)}}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "payload"
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_at_the_active_job_cap_gets_429_on_start_and_retry(owner_client, user, settings):
+    settings.JOBS_MAX_ACTIVE_PER_USER = 3
+    failed = make_job(user, status="failed", attempts=3)
+    for status in ("scheduled", "pending", "running"):
+        make_job(user, status=status)
+    make_job(user, status="completed")
+
+    started = owner_client.post("/api/v1/jobs/test", {}, format="json")
+    retried = owner_client.post(f"/api/v1/jobs/{failed.id}/retry")
+
+    for response in (started, retried):
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "RATE_LIMITED"
+        assert response["Retry-After"]
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+    Job.objects.filter(status="running").update(status="completed")
+    assert owner_client.post("/api/v1/jobs/test", {}, format="json").status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_active_job_cap_set_to_0_asks_the_database_nothing(
+    owner_client, user, settings, django_assert_num_queries
+):
+    from apps.jobs.services import check_active_cap
+
+    settings.JOBS_MAX_ACTIVE_PER_USER = 0
+    for _ in range(3):
+        make_job(user, status="pending")
+    with django_assert_num_queries(0):
+        check_active_cap(user=user)
+    settings.JOBS_MAX_ACTIVE_PER_USER = 3
+    with django_assert_num_queries(1):
+        with pytest.raises(Exception, match="3 jobs"):
+            check_active_cap(user=user)
+
+
+def test_retry_counts_against_the_jobs_rate_limit(owner_client, user, settings):
+    settings.RATE_LIMIT_JOBS_PER_MINUTE = 2
+    jobs = [make_job(user, status="completed") for _ in range(3)]
+
+    answers = [owner_client.post(f"/api/v1/jobs/{job.id}/retry").status_code for job in jobs]
+
+    assert answers == [409, 409, 429]

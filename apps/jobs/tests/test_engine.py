@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 from rq import Queue
 from rq.job import Job as RQJob
 
@@ -13,7 +14,7 @@ from apps.core.redis_clients import queue_redis
 from apps.jobs import engine
 from apps.jobs.engine import TaskArgumentError, enqueue, set_progress, task
 from apps.jobs.models import Job
-from apps.jobs.services import job_test_start
+from apps.jobs.services import job_retry, job_test_start
 from apps.jobs.tasks import self_test
 from apps.jobs.tests import tasks as test_tasks
 
@@ -251,3 +252,71 @@ def test_an_atomic_tasks_writes_commit_with_its_completion_only(
     assert failed.status == "failed"
     assert superseded.status == "running"
     assert list(Group.objects.values_list("name", flat=True)) == ["kept"]
+
+
+def test_the_nth_retry_waits_the_nth_interval_the_last_one_repeating(
+    user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = enqueue(test_tasks.five_retries, owner=user)
+    rq_job = RQJob.fetch(str(job.id), connection=queue_redis())
+
+    waits = []
+    while rq_job.retries_left:
+        waits.append(rq_job.get_retry_interval())
+        rq_job.retries_left -= 1
+
+    assert waits == [10, 60, 300, 300, 300]
+    assert engine.retry_intervals((10, 60, 300), 2) == [10, 60]
+    assert engine.retry_intervals((), 2) == [0, 0]
+
+
+def test_a_job_retried_by_hand_gets_its_tasks_retries_again_and_knows_its_final_try(
+    user, run_jobs, django_capture_on_commit_callbacks, redis_queue
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = enqueue(test_tasks.fails_noting_final, "finals", owner=user)
+    run_jobs()
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("failed", 2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job_retry(job=job)
+    run_jobs()
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("failed", 4)
+    tries = [value.decode() for value in redis_queue.lrange("finals", 0, -1)]
+    assert tries == ["not final", "final", "not final", "final"]
+
+
+def test_a_task_without_its_own_time_limit_gets_rq_default_timeout(settings):
+    settings.RQ_DEFAULT_TIMEOUT = 7
+
+    @task(name="tests.default_limit")
+    def default_limit() -> None: ...
+
+    @task(name="tests.own_limit", timeout=9)
+    def own_limit() -> None: ...
+
+    assert (default_limit.timeout, own_limit.timeout) == (7, 9)
+
+
+def test_enqueue_with_a_delay_or_a_time_writes_a_scheduled_row_and_queues_nothing(
+    user, django_capture_on_commit_callbacks
+):
+    at = timezone.now() + timedelta(hours=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        later = enqueue(test_tasks.adds, 1, owner=user, delay=30)
+        timed = enqueue(test_tasks.adds, 2, owner=user, at=at)
+        past = enqueue(test_tasks.adds, 3, owner=user, at=timezone.now() - timedelta(seconds=1))
+
+    assert (later.status, timed.status, timed.scheduled_for) == ("scheduled", "scheduled", at)
+    assert timezone.now() + timedelta(seconds=25) < later.scheduled_for
+    assert later.enqueued_at is None
+    assert (past.status, past.scheduled_for) == ("pending", None)
+    assert Queue("default", connection=queue_redis()).job_ids == [str(past.id)]
+    with pytest.raises(TypeError):
+        enqueue(test_tasks.adds, 1, delay=1, at=at)
+    with pytest.raises(ValueError):
+        enqueue(test_tasks.adds, 1, at=at.replace(tzinfo=None))
