@@ -17,11 +17,15 @@ QUEUES = ("high_priority", "default", "low_priority")
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
-    """Every test starts with empty queue and cache databases."""
+    """Every test starts with empty queue and cache databases, and with no memory of an
+    earlier test's Redis outage (apps/core/redis_clients.py)."""
+    from apps.core.redis_clients import breaker
+
     for url in (settings.REDIS_QUEUE_URL, settings.REDIS_CACHE_URL):
         client = redis.Redis.from_url(url)
         client.flushdb()
         client.close()
+    breaker.reset()
     yield
 
 
@@ -45,6 +49,21 @@ def redis_down(settings) -> None:
     settings.REDIS_QUEUE_URL = dead
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": dead}}
     settings.RQ_QUEUES = {name: {**conf, "URL": dead} for name, conf in settings.RQ_QUEUES.items()}
+
+
+@pytest.fixture
+def redis_hung(settings) -> Iterator[Any]:
+    """Point every Redis client at a listener that accepts and never answers: Redis hangs
+    for this test. Yields the listener (`BlackHole`: `accepted` counts the connections)."""
+    from tests.system.helpers import BlackHole
+
+    hole = BlackHole()
+    settings.REDIS_CACHE_URL = hole.url
+    settings.REDIS_QUEUE_URL = hole.url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": hole.url}}
+    settings.RQ_QUEUES = {name: {**c, "URL": hole.url} for name, c in settings.RQ_QUEUES.items()}
+    yield hole
+    hole.close()
 
 
 USER_PASSWORD = "orchid-Lantern-42"

@@ -1,6 +1,7 @@
 """The load balancer's configuration: docker/nginx.conf is the one source, used as it is by
 Docker and with its addresses filled in by the topology on one machine."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,10 @@ UPSTREAM_LINE = "server api:8000 max_fails=1 fail_timeout=5s;"
 EVENTS_UPSTREAM_LINE = "server events:8000 max_fails=1 fail_timeout=5s;"
 LISTEN_LINE = "listen 80;"
 ACCESS_LOG_LINE = "access_log /var/log/nginx/access.log tanka;"
+# The block naming the hops whose X-Forwarded-Proto nginx believes.
+TRUSTED_HOPS_BLOCK = re.compile(
+    r"(geo \$tanka_trusted_hop \{\n    default 0;\n)(.*?)(\})", re.DOTALL
+)
 
 
 class NginxConfigError(ValueError):
@@ -30,14 +35,24 @@ def nginx_site_config(
     upstreams: list[str],
     events_upstream: str,
     access_log: Path,
+    trusted_hops: list[str] | None = None,
     source: Path | None = None,
 ) -> str:
     """docker/nginx.conf with the upstream servers (the api processes, the event stream's
-    server), the listen address and the access log replaced."""
+    server), the listen address and the access log replaced, and with `trusted_hops`
+    (addresses or networks) as the hops whose X-Forwarded-Proto is believed, when given."""
     text = (source or DOCKER_DIR / "nginx.conf").read_text()
     for line in (UPSTREAM_LINE, EVENTS_UPSTREAM_LINE, LISTEN_LINE, ACCESS_LOG_LINE):
         if text.count(line) != 1:
             raise NginxConfigError(f"docker/nginx.conf must contain the line {line!r} exactly once")
+    if trusted_hops is not None:
+        if len(TRUSTED_HOPS_BLOCK.findall(text)) != 1:
+            raise NginxConfigError(
+                "docker/nginx.conf must have one `geo $tanka_trusted_hop` block starting with "
+                "`default 0;`"
+            )
+        hops = "".join(f"    {hop} 1;\n" for hop in trusted_hops)
+        text = TRUSTED_HOPS_BLOCK.sub(lambda m: m[1] + hops + m[3], text)
     servers = "\n    ".join(UPSTREAM_LINE.replace("api:8000", address) for address in upstreams)
     return (
         text.replace(UPSTREAM_LINE, servers)
@@ -71,7 +86,12 @@ http {{
 
 
 def write_nginx_config(
-    prefix: Path, *, listen: str, upstreams: list[str], events_upstream: str
+    prefix: Path,
+    *,
+    listen: str,
+    upstreams: list[str],
+    events_upstream: str,
+    trusted_hops: list[str] | None = None,
 ) -> Path:
     """nginx's files for one run under `prefix`; the path of its main configuration."""
     for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -83,6 +103,7 @@ def write_nginx_config(
             upstreams=upstreams,
             events_upstream=events_upstream,
             access_log=prefix / "access.log",
+            trusted_hops=trusted_hops,
         )
     )
     main = prefix / "nginx.conf"

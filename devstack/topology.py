@@ -169,6 +169,9 @@ class Topology:
             listen=f"127.0.0.1:{self.nginx_port}",
             upstreams=[f"127.0.0.1:{port}" for port in self.api_ports],
             events_upstream=f"127.0.0.1:{self.events_port}",
+            # Whatever runs on this machine in front of nginx (a TLS proxy, a test) is the
+            # load balancer; 127.0.0.2 and the rest of loopback are not.
+            trusted_hops=["127.0.0.1"],
         )
         commands["nginx"] = [nginx, "-p", str(self.run_dir), "-c", str(config)]
         for name, command in commands.items():

@@ -165,7 +165,11 @@ AUTH_USER_MODEL = "users.User"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 REDIS_QUEUE_DB = env.int("REDIS_QUEUE_DB", default=0)
 REDIS_CACHE_DB = env.int("REDIS_CACHE_DB", default=1)
+# A Redis that hangs costs a request at most one timeout: after a timeout the rest of the
+# request, and every request of the process for REDIS_RETRY_AFTER seconds, skip Redis
+# (apps/core/redis_clients.py).
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
+REDIS_RETRY_AFTER = env.float("REDIS_RETRY_AFTER", default=2.0)
 
 
 def redis_url_for_db(url: str, db: int) -> str:
@@ -176,6 +180,20 @@ def redis_url_for_db(url: str, db: int) -> str:
         return f"unix://{parts.path}?{'&'.join(filter(None, [query, f'db={db}']))}"
     return urlunsplit(parts._replace(path=f"/{db}"))
 
+
+# The password docker/*.env.example ship with: production refuses to start with it.
+_EXAMPLE_PASSWORD = "change-me"
+if IS_PRODUCTION:
+    _passwords = {
+        "DATABASE_URL": urlsplit(env.str("DATABASE_URL", default="")).password,
+        "REDIS_URL": urlsplit(REDIS_URL).password,
+        "POSTGRES_PASSWORD": env.str("POSTGRES_PASSWORD", default=""),
+    }
+    for _name, _password in _passwords.items():
+        if _password == _EXAMPLE_PASSWORD:
+            raise ImproperlyConfigured(
+                f"{_name} has the example password {_EXAMPLE_PASSWORD!r}: set a real one"
+            )
 
 REDIS_QUEUE_URL = redis_url_for_db(REDIS_URL, REDIS_QUEUE_DB)
 REDIS_CACHE_URL = redis_url_for_db(REDIS_URL, REDIS_CACHE_DB)
@@ -188,6 +206,7 @@ CACHES = {
         "TIMEOUT": env.int("CACHE_TTL", default=300),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "CONNECTION_POOL_CLASS": "apps.core.redis_clients.GuardedConnectionPool",
             "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             # An outage is a logged miss, never an error.
@@ -247,6 +266,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password login is counted against the login limits before its password is checked.
+AUTHENTICATION_BACKENDS = ["apps.users.backends.RateLimitedModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -296,6 +317,8 @@ for _tag, _ in LANGUAGES:
 RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=60)
 RATE_LIMIT_ANON_PER_MINUTE = env.int("RATE_LIMIT_ANON_PER_MINUTE", default=60)
 RATE_LIMIT_LOGIN_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_PER_MINUTE", default=10)
+RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE", default=20)
+RATE_LIMIT_LOGIN_IP_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_IP_PER_MINUTE", default=30)
 RATE_LIMIT_REGISTER_PER_MINUTE = env.int("RATE_LIMIT_REGISTER_PER_MINUTE", default=20)
 RATE_LIMIT_JOBS_PER_MINUTE = env.int("RATE_LIMIT_JOBS_PER_MINUTE", default=30)
 RATE_LIMIT_SIMILAR_PER_MINUTE = env.int("RATE_LIMIT_SIMILAR_PER_MINUTE", default=30)
@@ -346,8 +369,10 @@ CORS_EXPOSE_HEADERS = [
 
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 if NUM_PROXIES > 0:
+    # The proxy in front sets X-Forwarded-Proto itself, believing only the load balancer's
+    # (docker/nginx.conf). The host is always the Host header: X-Forwarded-Host is a header
+    # a client can send, and the proxy does not pass it on.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    USE_X_FORWARDED_HOST = True
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -1,6 +1,7 @@
 """Routes. Every pattern accepts an optional trailing slash (`/?$`), so no path redirects."""
 
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
@@ -12,6 +13,7 @@ from drf_spectacular.views import (
 from apps.core.views import ApiRootView, api_not_found
 from apps.health import views as health
 from apps.jobs.metrics import metrics_view
+from apps.users.views import rate_limited_session_login
 
 # The docs and the schema are never throttled and read no credentials (a stale token in
 # Swagger UI must not hide the schema).
@@ -52,7 +54,14 @@ urlpatterns = [
     re_path(r"^api/v1/?$", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/[\s\S]*$", api_not_found),  # [\s\S]: paths may hold newlines
+    # The session logins, ahead of the routes that include them, with the login limits'
+    # refusals answered as such.
+    re_path(
+        r"^api-auth/login/?$",
+        rate_limited_session_login(LoginView.as_view(template_name="rest_framework/login.html")),
+    ),
     path("api-auth/", include("rest_framework.urls")),
+    re_path(r"^admin/login/?$", rate_limited_session_login(admin.site.login)),
     re_path(r"^admin$", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),
 ]

@@ -14,7 +14,7 @@ from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
-from apps.core import pubsub
+from apps.core import pubsub, redis_clients
 from apps.core.envelope import error_envelope
 from apps.core.logging import request_id_var, user_id_var
 from apps.core.parsers import NUL_MESSAGE
@@ -50,6 +50,7 @@ class RequestContextMiddleware:
         request.request_id = request_id
         id_token = request_id_var.set(request_id)
         user_token = user_id_var.set("-")
+        redis_token = redis_clients.request_started()
         try:
             with pubsub.batched():
                 response = self.get_response(request)
@@ -77,6 +78,7 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(id_token)
             user_id_var.reset(user_token)
+            redis_clients.request_finished(redis_token)
 
 
 class BodySizeLimitMiddleware:

@@ -6,7 +6,9 @@ request and lasts one minute; the counter is a single atomic Redis INCR, so conc
 requests cannot slip past the limit the way DRF's read-modify-write history does.
 
 With Redis unreachable the cache swallows the error and returns nothing: the throttle then
-lets the request through rather than failing it or refusing it.
+lets the request through rather than failing it or refusing it. Password logins are the
+exception: their limits (`check_login_client`, `check_login_account`, applied by the
+authentication backend before any password is checked) refuse a login they cannot count.
 
 A throttled request is refused before its credentials are checked: `BearerTokenAuthentication`
 calls `throttle_before_authentication` ahead of reporting a bad token, so a client over its
@@ -14,11 +16,13 @@ limit gets 429 whatever token it sends.
 """
 
 import hashlib
+import math
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -31,6 +35,8 @@ class RateThrottle(SimpleRateThrottle):
 
     setting: str = ""
     cache = cache
+    # Set when this request could not be counted (Redis unreachable).
+    unavailable = False
 
     def get_rate(self) -> str | None:
         per_minute = int(getattr(settings, self.setting))
@@ -69,6 +75,7 @@ class RateThrottle(SimpleRateThrottle):
             return True
         count = self._hit(key)
         if count is None:
+            self.unavailable = True
             return True
         allowed = count <= self.num_requests
         limits[self.scope] = (self.num_requests, max(0, self.num_requests - count))
@@ -133,19 +140,94 @@ class UserRateThrottle(RateThrottle):
         return None if user is None else str(user.pk)
 
 
+def _digest(value: str) -> str:
+    """Keys name accounts and emails by a digest, so Redis holds no address."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
 class LoginRateThrottle(RateThrottle):
-    """`RATE_LIMIT_LOGIN_PER_MINUTE` per client IP and email: slows password guessing on one
-    account without locking out others behind the same address."""
+    """`RATE_LIMIT_LOGIN_PER_MINUTE` password logins per client IP and account: slows
+    guessing one account's password without locking out others behind the same address."""
 
     scope = "login"
     setting = "RATE_LIMIT_LOGIN_PER_MINUTE"
 
+    def __init__(self, account: str) -> None:
+        super().__init__()
+        self.account = account
+
     def identity(self, request: Request, view: Any) -> str | None:
-        data = request.data
-        email = data.get("email") if isinstance(data, dict) else None
-        email = email.strip().lower() if isinstance(email, str) else ""
-        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-        return f"{client_ip(self, request)}:{digest}"
+        return f"{client_ip(self, request)}:{_digest(self.account)}"
+
+
+class LoginAccountRateThrottle(LoginRateThrottle):
+    """`RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE` password logins per account, from any address:
+    guesses spread over many addresses still meet one limit."""
+
+    scope = "login-account"
+    setting = "RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE"
+
+    def identity(self, request: Request, view: Any) -> str | None:
+        return _digest(self.account)
+
+
+class LoginClientRateThrottle(RateThrottle):
+    """`RATE_LIMIT_LOGIN_IP_PER_MINUTE` password logins per client IP, whatever the account:
+    one address cannot try a password on many accounts."""
+
+    scope = "login-ip"
+    setting = "RATE_LIMIT_LOGIN_IP_PER_MINUTE"
+
+
+class LoginRefused(PermissionDenied):
+    """A password login refused before its password is checked: over a limit (429, with
+    the seconds to wait) or not countable because Redis is unreachable (503).
+
+    A PermissionDenied, so `django.contrib.auth.authenticate` stops at the backend that
+    raises it; the refusal is also kept on the request (`login_refusal`) for the view."""
+
+    def __init__(self, *, wait: float | None = None, unavailable: bool = False) -> None:
+        self.unavailable = unavailable
+        self.wait = None if unavailable else max(1, math.ceil(wait or 60))
+        self.status = 503 if unavailable else 429
+        self.message = (
+            "Logging in is unavailable for a moment. Try again shortly."
+            if unavailable
+            else f"Too many login attempts. Try again in {self.wait} seconds."
+        )
+        super().__init__(self.message)
+
+
+def login_refusal(request: HttpRequest | None) -> LoginRefused | None:
+    """Why the last password login of `request` was refused before its password was
+    checked; None when it was not."""
+    return getattr(request, "login_refusal", None)
+
+
+def _count_login(request: HttpRequest, throttles: list[RateThrottle]) -> None:
+    for throttle in throttles:
+        allowed = throttle.allow_request(request, None)
+        refusal = None
+        if throttle.unavailable:
+            refusal = LoginRefused(unavailable=True)
+        elif not allowed:
+            refusal = LoginRefused(wait=throttle.wait())
+        if refusal is not None:
+            request.login_refusal = refusal
+            raise refusal
+
+
+def check_login_client(request: HttpRequest) -> None:
+    """Count a password login against its client's limit, before the account is looked up;
+    raises `LoginRefused`."""
+    _count_login(request, [LoginClientRateThrottle()])
+
+
+def check_login_account(request: HttpRequest, account: str) -> None:
+    """Count a password login against the limits of `account` (the id of the account the
+    login names, as the login's own lookup found it, or the normalised email when none
+    matched); raises `LoginRefused`."""
+    _count_login(request, [LoginRateThrottle(account), LoginAccountRateThrottle(account)])
 
 
 class RegisterRateThrottle(RateThrottle):

@@ -8,13 +8,15 @@ from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from rest_framework.exceptions import Throttled
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
-from apps.core.exceptions import ApplicationError, ConflictError
+from apps.core.exceptions import ApplicationError, ConflictError, ServiceUnavailableError
+from apps.core.throttles import login_refusal
 from apps.users.models import Preferences, User, normalize_email
 
 
@@ -80,10 +82,16 @@ def auth_register(*, email: str, password: str, display_name: str = "") -> tuple
 
 
 def auth_login(*, request: HttpRequest | None, email: str, password: str) -> tuple[User, TokenPair]:
-    """Check the credentials with Django's backends (which also spend the time of a password
-    check on unknown emails, and refuse inactive accounts) and issue tokens."""
+    """Check the credentials with Django's backends (which count the attempt against the
+    login limits first, spend the time of a password check on unknown emails, and refuse
+    inactive accounts) and issue tokens."""
     user = authenticate(request, email=normalize_email(email), password=password)
     if user is None:
+        refusal = login_refusal(request)
+        if refusal is not None and refusal.unavailable:
+            raise ServiceUnavailableError(refusal.message)
+        if refusal is not None:
+            raise Throttled(wait=refusal.wait)
         raise InvalidCredentialsError()
     with transaction.atomic():
         update_last_login(None, user)

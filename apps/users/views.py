@@ -1,9 +1,14 @@
-"""Auth endpoints (register, login, refresh, logout) and the users API (CONTRACT 1)."""
+"""Auth endpoints (register, login, refresh, logout), the users API (CONTRACT 1), and the
+session logins of the browsable API and the admin."""
 
+import functools
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from django.db.models import QuerySet
+from django.forms.forms import NON_FIELD_ERRORS
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.permissions import AllowAny
@@ -13,7 +18,7 @@ from rest_framework.views import APIView
 
 from apps.core.fields import NOT_ONLY_WHITESPACE
 from apps.core.pagination import EnvelopePagination
-from apps.core.throttles import AnonRateThrottle, LoginRateThrottle, RegisterRateThrottle
+from apps.core.throttles import AnonRateThrottle, RegisterRateThrottle, login_refusal
 from apps.users import selectors, services
 from apps.users.models import User
 from apps.users.serializers import (
@@ -73,7 +78,8 @@ class RegisterView(PublicAuthView):
 
 
 class LoginView(PublicAuthView):
-    throttle_classes = [AnonRateThrottle, LoginRateThrottle]
+    # The login limits are counted where the password is checked (apps/users/backends.py).
+    throttle_classes = [AnonRateThrottle]
     error_codes = (401,)
 
     @extend_schema(
@@ -205,3 +211,28 @@ class UserSearchView(generics.ListAPIView):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+def rate_limited_session_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A session login page (the browsable API's, the admin's) whose attempts refused by the
+    login limits (apps/users/backends.py) answer 429, or 503 when the limits cannot be
+    counted, with the form and the reason instead of the form's "wrong password" message:
+    never a redirect into the site."""
+
+    @functools.wraps(view)
+    def login(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        refusal = login_refusal(request)
+        if refusal is None:
+            return response
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if form is not None:
+            form.errors[NON_FIELD_ERRORS] = form.error_class(
+                [refusal.message], error_class="nonfield", renderer=form.renderer
+            )
+        response.status_code = refusal.status
+        if refusal.wait is not None:
+            response["Retry-After"] = str(refusal.wait)
+        return response
+
+    return login

@@ -3,11 +3,15 @@ HTTP client that keeps status, headers and body, the environment of a fresh mach
 and workers of one test, and the figures a test records."""
 
 import contextlib
+import http.client
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from email.message import Message
@@ -55,6 +59,24 @@ def http_full(
     except ValueError:
         parsed = raw.decode(errors="replace")
     return status, got, parsed
+
+
+def http_from(
+    source: str, url: str, headers: dict[str, str] | None = None, timeout: float = 15
+) -> tuple[int, Message, bytes]:
+    """GET `url` from the local address `source` (any 127.x.y.z is this machine): status,
+    headers (looked up case-insensitively) and raw body, for a proxy that treats callers by
+    their address."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parts.hostname, parts.port, timeout=timeout, source_address=(source, 0)
+    )
+    try:
+        connection.request("GET", parts.path or "/", headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
 
 
 def http_json(
@@ -123,6 +145,41 @@ def api_and_worker(env: dict[str, str], name: str) -> Iterator[tuple[str, str, P
     finally:
         for process in processes:
             process.stop()
+
+
+class BlackHole:
+    """A TCP listener that accepts every connection and never answers: a Redis that hangs
+    (unlike a stopped one, which refuses at once). `accepted` counts the connections made,
+    which is how many times a client began to wait on it."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(connection)
+            self.accepted += 1
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self._server.close()
+        for connection in self._held:
+            connection.close()
 
 
 # Every rate limit and the per-user job cap off (0 = off), for load and fuzz runs: a 429

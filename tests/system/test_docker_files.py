@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -32,7 +33,9 @@ def tool(path: str | None, install: str) -> str:
 def compose_config(tmp_path) -> dict:
     docker_compose = tool(shutil.which("docker-compose"), "apt-get install docker-compose")
     shutil.copytree(DOCKER_DIR, tmp_path / "docker")
-    shutil.copy(tmp_path / "docker" / "tanka.env.example", tmp_path / "docker" / "tanka.env")
+    for service in ("tanka", "postgres", "redis"):
+        example = tmp_path / "docker" / f"{service}.env.example"
+        shutil.copy(example, example.with_suffix(""))
     result = subprocess.run(
         [docker_compose, "-f", str(tmp_path / "docker" / "compose.yml"), "config"],
         capture_output=True,
@@ -51,7 +54,7 @@ def test_compose_file_resolves_with_the_production_topology(compose_config):
     assert services["worker"]["command"][3:] == [
         "high_priority", "default", "low_priority", "--with-scheduler",
     ]  # fmt: skip
-    assert "--appendonly" in services["redis"]["command"]
+    assert "--appendonly yes" in " ".join(services["redis"]["command"])
     for name in ("postgres", "redis", "api", "events", "worker", "nginx"):
         assert services[name]["restart"] == "unless-stopped", name
         assert services[name]["healthcheck"]["test"], name
@@ -60,6 +63,25 @@ def test_compose_file_resolves_with_the_production_topology(compose_config):
         assert services[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
         }
+
+
+def test_each_container_gets_only_its_own_secrets_and_redis_a_password(compose_config):
+    services = compose_config["services"]
+    for name in ("api", "events", "worker", "migrate"):
+        assert {"SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL"} <= set(
+            services[name]["environment"]
+        ), name
+    for name in ("postgres", "redis", "nginx"):
+        environment = set(services[name].get("environment") or {})
+        assert not environment & {"SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL"}, name
+    assert "POSTGRES_PASSWORD" in services["postgres"]["environment"]
+    redis_command = " ".join(services["redis"]["command"])
+    # `config` prints the command with compose's `$$` escape kept.
+    assert re.search(r'--requirepass "\$\$?\{REDIS_PASSWORD:\?', redis_command), redis_command
+    assert "REDISCLI_AUTH" in " ".join(services["redis"]["healthcheck"]["test"])
+    assert services["redis"]["environment"]["REDIS_PASSWORD"]
+    app_redis = urlsplit(services["api"]["environment"]["REDIS_URL"])
+    assert app_redis.password == services["redis"]["environment"]["REDIS_PASSWORD"]
 
 
 def test_dockerfile_passes_hadolint():

@@ -1,5 +1,6 @@
 """Faults with a real server and real workers (issue 7, "Faults"): Redis stopped under
-traffic, PostgreSQL stopped, and recovery from both without restarting anything.
+traffic, Redis hanging (accepting connections, never answering), PostgreSQL stopped, and
+recovery from both without restarting anything.
 
 Each test runs its own Redis (and, for the PostgreSQL test, its own PostgreSQL cluster), so
 stopping it touches nothing else on the machine.
@@ -15,13 +16,18 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from devstack.net import free_port
 from devstack.postgres import PostgresCluster, postgres_bin, throwaway_database
 from devstack.processes import Process
 from devstack.redis import RedisServer
 from tests.system.helpers import (
+    BlackHole,
     api_and_worker,
     http_full,
+    issue_token,
+    migrate,
     record_figures,
+    start_api,
     unthrottled_env,
     wait_for,
 )
@@ -38,7 +44,7 @@ class Stack(NamedTuple):
     env: dict[str, str]
 
 
-def stack_env(database_url: str, redis: RedisServer, tmp: Path) -> dict[str, str]:
+def stack_env(database_url: str, redis: RedisServer | BlackHole, tmp: Path) -> dict[str, str]:
     return unthrottled_env(
         DATABASE_URL=database_url,
         REDIS_URL=redis.url,
@@ -177,6 +183,66 @@ def test_redis_stopped_under_traffic_reads_answer_jobs_503_and_all_recovers(stac
         job_create_during_outage="503 SERVICE_UNAVAILABLE",
         health_during_outage="200 degraded",
         recovered_without_restart=True,
+    )
+
+
+@pytest.fixture
+def hung_redis_api(tmp_path) -> Iterator[tuple[str, str, BlackHole]]:
+    """An API (runserver, no worker) whose Redis accepts connections and never answers, with
+    the password-login limits on."""
+    hole = BlackHole()
+    try:
+        with throwaway_database(tmp_path) as database_url:
+            env = stack_env(database_url, hole, tmp_path)
+            env["RATE_LIMIT_LOGIN_IP_PER_MINUTE"] = "30"
+            migrate(env)
+            token = issue_token(env, "hung@example.com")
+            port = free_port()
+            api = start_api(env, port)
+            try:
+                yield f"http://127.0.0.1:{port}", token, hole
+            finally:
+                api.stop()
+    finally:
+        hole.close()
+
+
+def test_a_hung_redis_costs_each_request_at_most_one_redis_timeout(hung_redis_api):
+    """Every call below wants Redis several times (throttle, token user, cache, queue,
+    events); each waits on it at most once (a new connection to the listener is a wait), and
+    answers as with Redis stopped: reads uncached, memories saved, jobs and logins 503."""
+    base, token, hole = hung_redis_api
+    figures = {}
+
+    def call(name: str, method: str, path: str, body: Any, expected: int) -> Any:
+        before = hole.accepted
+        status, headers, answer = http_full(f"{base}{path}", method, body, token, timeout=30)
+        waits = hole.accepted - before
+        figures[name] = (
+            f"{status} in {float(headers['X-Process-Time']):.2f} s, Redis waits: {waits}"
+        )
+        assert status == expected, (name, answer)
+        assert waits <= 1, (name, waits)
+        return headers, answer
+
+    _, answer = call("memory_create", "POST", "/api/v1/memories", {"content": "kept"}, 201)
+    created = answer["data"]["id"]
+    headers, _ = call("memory_list", "GET", "/api/v1/memories", None, 200)
+    assert headers["X-Cache"] == "BYPASS"
+    call("memory_detail", "GET", f"/api/v1/memories/{created}", None, 200)
+    _, answer = call("job_create", "POST", "/api/v1/jobs/test", {}, 503)
+    assert answer["error"]["code"] == "SERVICE_UNAVAILABLE"
+    login = {"email": "hung@example.com", "password": "no-Such-passw0rd"}
+    _, answer = call("login", "POST", "/api/v1/auth/login", login, 503)
+    assert answer["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+    status, body = health(base)
+    assert (status, body["status"], body["redis"]) == (200, "degraded", "disconnected")
+    record_figures(
+        "fault-redis-hung",
+        "pytest -n0 tests/system/test_faults.py -k hung",
+        redis="a listener that accepts connections and never answers",
+        **figures,
     )
 
 

@@ -25,7 +25,14 @@ from devstack.nginx import nginx_binary
 from devstack.postgres import create_database, database_url, drop_database
 from devstack.redis import flush_redis
 from devstack.topology import Topology, TopologyError
-from tests.system.helpers import NO_RATE_LIMITS, http_full, http_json, record_figures, wait_for
+from tests.system.helpers import (
+    NO_RATE_LIMITS,
+    http_from,
+    http_full,
+    http_json,
+    record_figures,
+    wait_for,
+)
 from tests.system.load import (
     MIXED,
     Client,
@@ -271,6 +278,73 @@ def test_load_of_mixed_clients_gets_no_error_and_loses_no_write_or_job(topology)
         writes_lost=len(lost),
         jobs_completed=figures["jobs_acknowledged"],
         jobs_drained_after_s=round(waited, 1),
+    )
+
+
+def test_https_is_what_the_load_balancer_says_so_hsts_is_sent(topology):
+    """nginx believes X-Forwarded-Proto from the load balancer's address only (127.0.0.1
+    here), so the api sends HSTS for HTTPS the balancer terminated, and never for a client
+    elsewhere (127.0.0.2) claiming it."""
+    url = f"{topology.base_url}/api/v1/info"
+    https = {"X-Forwarded-Proto": "https"}
+
+    status, headers, _ = http_from("127.0.0.1", url, https)
+    assert status == 200
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    for source, sent in [("127.0.0.1", {}), ("127.0.0.2", https)]:
+        status, headers, _ = http_from(source, url, sent)
+        assert status == 200
+        assert "Strict-Transport-Security" not in headers, (source, sent)
+    status, _, _ = http_from("127.0.0.2", url, {"X-Forwarded-Host": "evil.example"})
+    assert status == 200
+
+
+def set_database_connections(database_url: str, allowed: bool) -> None:
+    """Open or close the topology's own database to new connections, dropping the open ones
+    when closing: a database outage for this topology only, on the machine's server."""
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allowed).lower()}')
+        if not allowed:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+
+
+def test_a_database_outage_answers_the_json_503_through_nginx(topology, token):
+    """Every api process answers 503 while the database is away: nginx passes each answer on
+    (and marks no api process failed), so clients keep getting the error envelope, never
+    nginx's own 502 page; with the database back, both api processes answer again."""
+    calls = ["/api/v1/jobs", "/api/v1/users/me"] * 3
+    answers, seconds = [], []
+    set_database_connections(topology.database_url, allowed=False)
+    try:
+        for path in calls:
+            started = time.monotonic()
+            answers.append(http_full(f"{topology.base_url}{path}", token=token, timeout=30))
+            seconds.append(round(time.monotonic() - started, 2))
+    finally:
+        set_database_connections(topology.database_url, allowed=True)
+    for path, (status, headers, body) in zip(calls, answers, strict=True):
+        assert status == 503, (path, status, body)
+        assert headers["Content-Type"] == "application/json", path
+        assert body["error"]["code"] == "SERVICE_UNAVAILABLE", path
+
+    def both_answer() -> bool:
+        # nginx takes turns: six answers in a row are both processes answering.
+        statuses = [http_json(f"{topology.base_url}/api/v1/jobs", token=token)[0]
+                    for _ in range(6)]  # fmt: skip
+        return statuses == [200] * 6
+
+    wait_for(both_answer, 120, "the api processes to answer again", interval=1)
+    assert topology.dead_children() == []
+    record_figures(
+        "database-outage-through-nginx",
+        "pytest -n0 tests/system/test_topology.py -k database_outage",
+        database="postgresql (the topology's own database closed to connections)",
+        answers_503_envelope=len(answers),
+        seconds_per_answer=seconds,
     )
 
 

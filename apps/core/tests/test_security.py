@@ -483,6 +483,48 @@ def test_production_answers_carry_the_security_headers(tmp_path):
     assert "Strict-Transport-Security" not in answers["http health"]["headers"]
 
 
+PROXIED_SCRIPT = """
+import json, django
+django.setup()
+from django.test import Client
+client = Client()
+answers = {}
+for name, headers in [
+    ("https from the balancer", {"HTTP_X_FORWARDED_PROTO": "https"}),
+    ("plain http", {}),
+    ("a client's forwarded host", {"HTTP_X_FORWARDED_PROTO": "https",
+                                    "HTTP_X_FORWARDED_HOST": "evil.example"}),
+    ("a redirect with a forwarded host", {"HTTP_X_FORWARDED_HOST": "api.example.com:666"}),
+]:
+    response = client.get("/api/v1/info", HTTP_HOST="api.example.com", **headers)
+    answers[name] = {"status": response.status_code, "headers": dict(response.headers)}
+print(json.dumps(answers))
+"""
+
+
+def test_behind_the_load_balancer_https_is_what_the_proxy_says_and_the_host_is_host(tmp_path):
+    """Production behind nginx (NUM_PROXIES=1) with SECURE_SSL_REDIRECT on, the README's
+    recipe: a request the proxy marks HTTPS gets HSTS and no redirect (no loop), plain HTTP is
+    redirected, and X-Forwarded-Host is never taken for the host."""
+    env = {**_production(tmp_path), "NUM_PROXIES": "1", "SECURE_SSL_REDIRECT": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROXIED_SCRIPT],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+
+    https = answers["https from the balancer"]
+    assert https["status"] == 200
+    assert https["headers"]["Strict-Transport-Security"].startswith("max-age=31536000")
+    plain = answers["plain http"]
+    assert plain["status"] == 301
+    assert plain["headers"]["Location"] == "https://api.example.com/api/v1/info"
+    assert answers["a client's forwarded host"]["status"] == 200
+    redirect = answers["a redirect with a forwarded host"]
+    assert redirect["headers"]["Location"] == "https://api.example.com/api/v1/info"
+
+
 def test_security_figures():
     """Not a check of its own: records the size of each attack table for the README."""
     from tests.system.helpers import record_figures

@@ -33,6 +33,17 @@ def run_check(**env: str) -> subprocess.CompletedProcess[str]:
             "DEBUG must be false in production",
         ),
         ({"SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG}, "ALLOWED_HOSTS must be set"),
+        *(
+            (
+                {"SECRET_KEY": STRONG, "JWT_SECRET_KEY": STRONG, "ALLOWED_HOSTS": "x", name: value},
+                f"{name} has the example password 'change-me'",
+            )
+            for name, value in [
+                ("DATABASE_URL", "postgres://tanka:change-me@postgres:5432/tanka"),
+                ("REDIS_URL", "redis://:change-me@redis:6379/0"),
+                ("POSTGRES_PASSWORD", "change-me"),
+            ]
+        ),
     ],
 )
 def test_production_refuses_to_start_with_weak_settings(env, named):
