@@ -40,6 +40,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus as RQStatus
 
 from apps.core import pubsub
+from apps.core.db import insert
 from apps.core.exceptions import ServiceUnavailableError
 from apps.core.logging import request_id_var
 from apps.core.redis_clients import queue_redis
@@ -304,16 +305,18 @@ def _create(
     # One INSERT needs no transaction (nor, inside the caller's, a savepoint): the hand-over
     # waits for whichever commit makes the row visible. `enqueued_at`, when given, is the
     # hand-over at the commit, a moment from now; cleared if that fails.
-    return Job.objects.create(
-        name=task_.name,
-        queue=task_.queue,
-        args=list(args),
-        kwargs=kwargs,
-        owner=owner,
-        request_id="" if request_id == "-" else request_id,
-        max_retries=task_.retries,
-        timeout=task_.timeout,
-        **fields,
+    return insert(
+        Job(
+            name=task_.name,
+            queue=task_.queue,
+            args=list(args),
+            kwargs=kwargs,
+            owner=owner,
+            request_id="" if request_id == "-" else request_id,
+            max_retries=task_.retries,
+            timeout=task_.timeout,
+            **fields,
+        )
     )
 
 

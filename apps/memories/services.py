@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from apps.core.cache import invalidate
+from apps.core.db import insert
 from apps.core.pubsub import publish
 from apps.memories.embeddings import get_embedder, pack
 from apps.memories.models import EmbeddingStatus, Memory, MemoryType
@@ -57,12 +58,14 @@ def memory_create(
     metadata: dict[str, Any] | None = None,
     tags: list[str] | None = None,
 ) -> Memory:
-    memory = Memory.objects.create(
-        owner=owner,
-        content=content,
-        memory_type=memory_type,
-        metadata=metadata or {},
-        tags=tags or [],
+    memory = insert(
+        Memory(
+            owner=owner,
+            content=content,
+            memory_type=memory_type,
+            metadata=metadata or {},
+            tags=tags or [],
+        )
     )
     _on_commit(memory, "memory.created")
     _enqueue_embedding(memory)
