@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 
 QUEUES = ("high_priority", "default", "low_priority")
@@ -111,6 +112,22 @@ def client_for():
 def auth_client(user) -> APIClient:
     """An API client authenticated as `user` with a bearer token."""
     return _bearer_client(user)
+
+
+@pytest.fixture
+def staff_user(db, _password_hash):
+    """A superuser: every admin page and the queues dashboard open to it."""
+    return _make_user(
+        "staff@example.com", _password_hash, display_name="Staff", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def staff_client(staff_user) -> Client:
+    """A browser session (Django's test client) logged in as `staff_user`."""
+    client = Client()
+    client.force_login(staff_user)
+    return client
 
 
 @pytest.fixture

@@ -19,6 +19,12 @@ from apps.users.views import rate_limited_session_login
 # Swagger UI must not hide the schema).
 DOCS = {"throttle_classes": [], "authentication_classes": []}
 
+# The admin is the operators' console (templates/admin/base_site.html adds the environment
+# badge and the links to the docs and the queues); "View site" opens the browsable API.
+admin.site.site_header = admin.site.site_title = "Tanka console"
+admin.site.index_title = "Operations"
+admin.site.site_url = "/api/v1/"
+
 api_v1 = [
     re_path(r"^openapi\.json/?$", SpectacularJSONAPIView.as_view(**DOCS), name="schema"),
     re_path(r"^info/?$", health.InfoView.as_view(), name="info"),

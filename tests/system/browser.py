@@ -131,6 +131,28 @@ class Browser:
             '{ document.querySelector(`[name="${name}"]`).value = value; })'
         )
 
+    def status(self) -> int:
+        """The HTTP status of the page's document."""
+        return self.evaluate("performance.getEntriesByType('navigation')[0].responseStatus")
+
+    def requested(self) -> list[str]:
+        """Every URL the page fetched: its document and each asset, loaded or failed."""
+        return self.evaluate(
+            "performance.getEntriesByType('navigation')"
+            ".concat(performance.getEntriesByType('resource')).map(entry => entry.name)"
+        )
+
+    def href(self, text: str) -> str:
+        """The href (as written) of the first link whose text is `text`."""
+        found = self.evaluate(
+            "[...document.querySelectorAll('a')].filter(a => "
+            f"a.textContent.trim().replace(/\\s+/g, ' ') === {json.dumps(text)})"
+            ".map(a => a.getAttribute('href'))[0]"
+        )
+        if found is None:
+            raise BrowserError(f"no link {text!r} on {self.evaluate('location.href')}")
+        return found
+
     def close(self) -> None:
         with contextlib.suppress(OSError, BrowserError):
             self.send("Browser.close")

@@ -1,32 +1,19 @@
 """The admin's schedules and engine summary in a real headless Chromium: forms filled in and
 submitted, actions chosen and run, as an operator does (tests/system/browser.py)."""
 
-import os
-from collections.abc import Iterator
-
 import pytest
-from django.test import Client
 
 from apps.jobs.models import Job, Schedule
-from apps.users.models import User
-from tests.system.browser import CHROMIUM, Browser
+from tests.system.browser import Browser
 
 pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser(live_server, tmp_path) -> Iterator[Browser]:
-    if not CHROMIUM:
-        if os.environ.get("TANKA_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is required here (TANKA_REQUIRE_BROWSER) but is not installed")
-        pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it")
-    operator = User.objects.create_superuser("ops@example.com", "pw-0123456789")
-    client = Client()
-    client.force_login(operator)
-    opened = Browser(CHROMIUM, tmp_path / "profile")
-    opened.set_cookie(live_server.url, "sessionid", client.cookies["sessionid"].value)
-    yield opened
-    opened.close()
+def browser(browser, live_server, staff_client) -> Browser:
+    """The page, logged in as staff."""
+    browser.set_cookie(live_server.url, "sessionid", staff_client.cookies["sessionid"].value)
+    return browser
 
 
 def add_schedule(browser: Browser, base: str, **fields: str) -> None:

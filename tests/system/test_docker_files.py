@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.conf import settings
 
 from devstack import DOCKER_DIR
 from devstack.nginx import nginx_binary, nginx_main_config, nginx_site_config
@@ -90,6 +91,16 @@ def test_dockerfile_passes_hadolint():
         [hadolint, str(DOCKER_DIR / "Dockerfile")], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_holds_the_template_folders_settings_name():
+    """Without them the console, the browsable API and the error pages lose their templates."""
+    copied = re.findall(
+        r"^COPY\s+(?:--\S+\s+)*(\S+)\s", (DOCKER_DIR / "Dockerfile").read_text(), re.M
+    )
+    for folder in settings.TEMPLATES[0]["DIRS"]:
+        relative = Path(folder).relative_to(settings.BASE_DIR)
+        assert f"{relative}/" in copied, f"docker/Dockerfile does not copy {relative}/"
 
 
 def test_nginx_accepts_the_load_balancer_config(tmp_path):

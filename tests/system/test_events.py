@@ -23,6 +23,7 @@ from devstack.postgres import throwaway_database
 from devstack.processes import Process
 from devstack.redis import RedisServer
 from devstack.topology import events_command
+from tests.system.browser import FLAGS
 from tests.system.helpers import (
     answers,
     http_json,
@@ -33,7 +34,6 @@ from tests.system.helpers import (
     wait_for,
 )
 from tests.system.sse import Event, EventStream
-from tests.system.test_docs_browser import CHROMIUM, FLAGS, chromium  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("events")]
 
@@ -332,7 +332,7 @@ const bearer = {headers: {Authorization: `Bearer ${token}`}};
 """
 
 
-def test_a_browser_page_shows_a_memory_created_through_the_api(stack, chromium, tmp_path):  # noqa: F811
+def test_a_browser_page_shows_a_memory_created_through_the_api(stack, chromium, tmp_path):
     token = token_for(stack, "browser")
     page = (PAGE % {"api": stack.base, "token": token}).encode()
     ready = threading.Event()

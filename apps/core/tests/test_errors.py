@@ -1,9 +1,11 @@
-"""Every failure under /api/ wears the error envelope (CONTRACT 3)."""
+"""Every failure under /api/ wears the error envelope (CONTRACT 3); outside /api/ a browser
+gets the HTML error pages of templates/."""
 
 import json
 import logging
 
 import pytest
+from django.test import Client
 
 pytestmark = pytest.mark.urls("apps.core.tests.urls")
 
@@ -104,6 +106,22 @@ def test_crashing_plain_django_view_is_enveloped_too(api_client):
     response = api_client.get("/api/v1/test/django-crash")
     assert_error(response, 500, "INTERNAL_ERROR")
     assert "secret" not in response.content.decode()
+
+
+def test_unknown_page_outside_the_api_is_the_html_404_page(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert "Page not found" in response.content.decode()
+
+
+def test_crash_outside_the_api_is_the_html_500_page_without_details():
+    response = Client(raise_request_exception=False).get("/test/django-crash")
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("text/html")
+    assert "Something went wrong on our side" in page
+    assert "secret" not in page and "RuntimeError" not in page
 
 
 def test_authentication_required_is_401_with_bearer_challenge(api_client):

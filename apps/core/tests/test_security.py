@@ -274,23 +274,15 @@ STAFF_PAGES = [
 ]
 
 
-@pytest.fixture
-def staff(db, _password_hash):
-    from apps.users.models import User
-
-    return User.objects.create(
-        email="staff@example.com", password=_password_hash, is_staff=True, is_superuser=True
-    )
-
-
 @pytest.mark.parametrize("page", STAFF_PAGES)
-def test_admin_and_rq_dashboard_refuse_anyone_but_staff(client, client_for, user, staff, page):
+def test_admin_and_rq_dashboard_refuse_anyone_but_staff(
+    client, client_for, user, staff_client, page
+):
     anonymous = client.get(page)
     client.force_login(user)
     non_staff = client.get(page)
     bearer = client_for(user).get(page)
-    client.force_login(staff)
-    allowed = client.get(page)
+    allowed = staff_client.get(page)
 
     for refused in (anonymous, non_staff, bearer):
         assert refused.status_code in (302, 401, 403), (page, refused.status_code)

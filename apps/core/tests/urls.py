@@ -59,6 +59,7 @@ class Private(APIView):
 urlpatterns: list[Any] = [
     re_path(r"^api/v1/test/crash/?$", Crash.as_view()),
     re_path(r"^api/v1/test/django-crash/?$", django_crash),
+    re_path(r"^test/django-crash/?$", django_crash),
     re_path(r"^api/v1/test/numbers/?$", Numbers.as_view()),
     re_path(r"^api/v1/test/echo/?$", Echo.as_view()),
     re_path(r"^api/v1/test/private/?$", Private.as_view()),

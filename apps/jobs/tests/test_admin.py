@@ -14,17 +14,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:jobs_job_changelist")
 
 
-@pytest.fixture
-def staff(db) -> User:
-    return User.objects.create_superuser("ops@example.com", "pw-0123456789")
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def make_job(owner, **fields) -> Job:
     fields = {"name": "test", "queue": "default", "timeout": 60, "max_retries": 2, **fields}
     return Job.objects.create(owner=owner, **fields)

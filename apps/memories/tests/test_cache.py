@@ -3,7 +3,6 @@ BYPASS (still correct) with Redis down (CONTRACT 8)."""
 
 import pytest
 from django.contrib.admin.sites import site
-from django.test import Client
 
 from apps.memories.models import Memory
 from apps.memories.tests.conftest import URL
@@ -69,14 +68,11 @@ def test_an_api_write_makes_the_next_read_fresh(owner_client, make_memory, write
         assert read(owner_client, detail)[0] == "MISS"
 
 
-def test_an_admin_edit_makes_the_next_read_fresh(owner_client, make_memory, django_user_model):
+def test_an_admin_edit_makes_the_next_read_fresh(owner_client, make_memory, staff_client):
     memory = make_memory(content="before")
     read(owner_client)
     assert read(owner_client)[0] == "HIT"
-    admin_user = django_user_model.objects.create_superuser(email="root@example.com", password="x")
-    browser = Client()
-    browser.force_login(admin_user)
-    response = browser.post(
+    response = staff_client.post(
         f"/admin/memories/memory/{memory.pk}/change/",
         {"content": "edited in admin", "memory_type": "note", "metadata": "{}", "tags": "[]"},
     )
@@ -86,13 +82,10 @@ def test_an_admin_edit_makes_the_next_read_fresh(owner_client, make_memory, djan
     assert body["data"][0]["content"] == "edited in admin"
 
 
-def test_an_admin_delete_makes_the_next_read_fresh(owner_client, make_memory, django_user_model):
+def test_an_admin_delete_makes_the_next_read_fresh(owner_client, make_memory, staff_client):
     memory = make_memory(content="doomed")
     read(owner_client)
-    admin_user = django_user_model.objects.create_superuser(email="root@example.com", password="x")
-    browser = Client()
-    browser.force_login(admin_user)
-    response = browser.post(f"/admin/memories/memory/{memory.pk}/delete/", {"post": "yes"})
+    response = staff_client.post(f"/admin/memories/memory/{memory.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert read(owner_client)[1]["data"] == []
     assert "memories.memory" in {m._meta.label_lower for m in site._registry}

@@ -8,14 +8,6 @@ from apps.users.models import Preferences, User
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(db):
-    admin = User.objects.create_superuser(email="root@example.com", password="Root-pass-12345")
-    client = Client()
-    client.force_login(admin)
-    return client
-
-
 def test_user_admin_pages_open(staff_client, user):
     for url in (
         "/admin/",
