@@ -1,4 +1,4 @@
-"""Every failure under /api/ wears the error envelope (CONTRACT 3)."""
+"""Every failure under /api/ wears the error envelope (docs/api.md, "Errors")."""
 
 import json
 import logging
