@@ -26,7 +26,8 @@ COMMAND_SPAN = re.compile(
     r"^(make|python3?|\.venv/|pip|pytest|docker|curl|git|manage\.py|redis-cli|apt-get)\b"
 )
 # Fenced blocks and inline code spans, in the order they appear.
-CODE = re.compile(r"^```(?P<lang>\w*)\n(?P<block>.*?)^```|`(?P<span>[^`\n]+)`", re.S | re.M)
+# (A span may wrap onto the next line, as Markdown allows.)
+CODE = re.compile(r"^```(?P<lang>\w*)\n(?P<block>.*?)^```|`(?P<span>[^`]+)`", re.S | re.M)
 # In a layout description: a file (a known extension) or a folder (a trailing slash), not a URL
 # path (`/health`).
 LAYOUT_NAME = re.compile(
@@ -42,8 +43,9 @@ def commands_in_order(text: str) -> list[str]:
     commands = []
     for match in CODE.finditer(text):
         if match["span"] is not None:
-            if COMMAND_SPAN.match(match["span"]):
-                commands.append(match["span"].strip())
+            span = " ".join(match["span"].split())
+            if COMMAND_SPAN.match(span):
+                commands.append(span)
         elif match["lang"] in SHELL_FENCES:
             for line in match["block"].splitlines():
                 command = line.split("#", 1)[0].strip()
