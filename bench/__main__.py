@@ -16,10 +16,11 @@ import json
 import os
 import shutil
 import sys
-import time
 from datetime import UTC, datetime
 from typing import Any
 
+from bench import similar, streams
+from bench.config import CACHE_DB, PG_SERVER, QUEUE_DB, REDIS, UNLIMITED, log
 from bench.machine import machine_facts
 from bench.peer import Peer, comparison
 from bench.report import RESULTS_DIR, chart, comparison_table, results_markdown, update_results_md
@@ -29,17 +30,9 @@ from devstack.net import free_port
 from devstack.postgres import create_database, database_url, drop_database
 from devstack.redis import flush_redis
 from devstack.topology import Topology
-from tanka.names import RATE_LIMIT_SETTINGS
 
-PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
-REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
-QUEUE_DB, CACHE_DB = 12, 13
-# Production settings, with what would refuse the benchmark's load turned off.
-UNLIMITED = {**dict.fromkeys(RATE_LIMIT_SETTINGS, "0"), "JOBS_MAX_ACTIVE_PER_USER": "0"}
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+# Tanka's rows measured again beside the idle streams.
+STREAM_ROWS = ("health_live", "memories_list_hit", "memory_detail", "memory_create")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -57,11 +50,68 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api", type=int, default=2, help="api processes behind nginx")
     parser.add_argument("--workers", type=int, default=2, help="RQ workers")
     parser.add_argument("--no-peer", action="store_true", help="skip the side-by-side rows")
+    parser.add_argument(
+        "--streams",
+        type=int,
+        default=200 if quick else 1000,
+        help="idle event streams held open while Tanka's rows are measured again (0: skip)",
+    )
+    parser.add_argument(
+        "--similar-sizes",
+        default="2000" if quick else "10000,100000",
+        help="memories of one user for the `similar` rows (empty: skip)",
+    )
     parser.add_argument("--only", help="comma-separated own workloads to run (and skip the rest)")
     parser.add_argument("--no-write", action="store_true", help="print, write no files")
     args = parser.parse_args(argv)
     args.quick = quick
     return args
+
+
+def extra_rows(
+    topology: Topology, args: argparse.Namespace, own: dict[str, Any], before_each: Any
+) -> dict[str, Any]:
+    """The rows that need this process to speak Django to the topology's database: the API
+    beside idle event streams, and `similar` as one user's memories grow."""
+    sizes = [int(size) for size in args.similar_sizes.split(",") if size]
+    if not (args.streams or sizes):
+        return {}
+    os.environ.update(topology.environment())
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tanka.settings"
+    import django
+
+    django.setup()
+    extras: dict[str, Any] = {}
+    if args.streams:
+        log(f"opening {args.streams} idle event streams through nginx")
+        user_ids, tokens = streams.mint_tokens(args.streams)
+        with streams.IdleStreams(topology.base_url, tokens) as idle:
+            beside = measure(
+                {"nginx": topology.base_url}, rounds=1, duration=args.duration,
+                connections=args.connections, threads=args.threads, memories=args.memories,
+                jobs=0, job_clients=args.job_clients, only=set(STREAM_ROWS),
+                before_each=before_each, log=log,
+            )  # fmt: skip
+            burst = idle.burst(streams.publisher(user_ids))
+            extras["streams"] = {
+                "streams": args.streams,
+                "open_seconds": round(idle.open_seconds, 1),
+                "burst": burst,
+                "rows": {
+                    name: {
+                        "without": own["http"]["nginx"][name]["rps"],
+                        "beside": beside["http"]["nginx"][name]["rps"],
+                    }
+                    for name in STREAM_ROWS
+                    if name in own["http"].get("nginx", {})
+                },
+            }
+        log(f"streams: {extras['streams']}")
+    if sizes:
+        rows = similar.measure_sizes(topology.base_url, sizes, requests=30,
+                                     duration=args.duration, connections=4)  # fmt: skip
+        extras["similar"] = {"rows": rows}
+    return extras
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             before_each=before_each,
             log=log,
         )
+        extras = {} if topology is None else extra_rows(topology, args, own, before_each)
         facts = machine_facts(topology, postgres_url=PG_SERVER, redis_url=REDIS)
     finally:
         if topology is not None:
@@ -146,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": facts,
         "peer": peer_result,
         "tanka": own,
+        "extras": extras,
     }
     print(json.dumps({k: v for k, v in results.items() if k != "peer"}, indent=2, default=str))
     if not args.no_write:

@@ -94,6 +94,8 @@ def results_markdown(results: dict[str, Any]) -> str:
             f"end to end/s, latency p50 {jobs['p50_ms']:.0f} ms, p95 {jobs['p95_ms']:.0f} ms, "
             f"{jobs['errors']:.0f} errors.",
         ]
+    lines += streams_lines(results.get("extras", {}).get("streams"))
+    lines += similar_lines(results.get("extras", {}).get("similar"))
     lines += ["", "### Machine", "", "| fact | value |", "|---|---|"]
     for key, value in facts.items():
         if isinstance(value, dict):
@@ -101,6 +103,63 @@ def results_markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {key} | {value} |")
     lines.append(END)
     return "\n".join(lines)
+
+
+STREAMS_GOAL_RATIO, BURST_GOAL_SECONDS = 0.9, 2.0
+
+
+def streams_lines(streams: dict[str, Any] | None) -> list[str]:
+    if not streams:
+        return []
+    burst = streams["burst"]
+    delivered = burst["received"] == burst["streams"] and (
+        (burst["all_received_seconds"] or BURST_GOAL_SECONDS + 1) <= BURST_GOAL_SECONDS
+    )
+    lines = [
+        "",
+        f"### Beside {streams['streams']:,} idle event streams",
+        "",
+        f"{streams['streams']:,} streams opened through nginx in {streams['open_seconds']} s "
+        f"and held open while Tanka's rows were measured again (through nginx, same run). "
+        f"A burst of one event to each stream's user reached {burst['received']:,} of "
+        f"{burst['streams']:,} in {burst['all_received_seconds']} s (p50 "
+        f"{burst['p50_seconds']} s; goal: all within {BURST_GOAL_SECONDS} s: "
+        f"{'met' if delivered else 'NOT met'}).",
+        "",
+        "| workload | req/s without streams | req/s beside them | ratio | goal >= "
+        f"{STREAMS_GOAL_RATIO} |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, row in streams["rows"].items():
+        ratio = row["beside"] / row["without"] if row["without"] else 0
+        verdict = "met" if ratio >= STREAMS_GOAL_RATIO else "NOT met"
+        lines.append(
+            f"| `{LABELS[name]}` | {_number(row['without'])} | {_number(row['beside'])} "
+            f"| {ratio:.2f} | {verdict} |"
+        )
+    return lines
+
+
+def similar_lines(similar: dict[str, Any] | None) -> list[str]:
+    if not similar:
+        return []
+    lines = [
+        "",
+        "### `GET /api/v1/memories/{id}/similar` as one user's memories grow",
+        "",
+        "Through nginx; one client (30 sequential requests), then 4 connections.",
+        "",
+        "| memories | one client p50 ms | p99 ms | 4 connections req/s | p50 ms | p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in similar["rows"]:
+        one, loaded = row["sequential"], row["concurrent"]
+        lines.append(
+            f"| {row['memories']:,} | {_number(one['p50_ms'])} | {_number(one['p99_ms'])} "
+            f"| {_number(loaded['rps'])} | {_number(loaded['p50_ms'])} "
+            f"| {_number(loaded['p99_ms'])} |"
+        )
+    return lines
 
 
 def update_results_md(block: str, page: Path = RESULTS_MD) -> None:

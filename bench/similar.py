@@ -21,21 +21,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.__main__ import CACHE_DB, PG_SERVER, QUEUE_DB, REDIS, log
+from bench.config import CACHE_DB, PG_SERVER, QUEUE_DB, REDIS, UNLIMITED, log
 from bench.stats import percentile
 from bench.wrk import run_wrk
 from devstack import ROOT
 from devstack.net import free_port
 from devstack.postgres import create_database, database_url, drop_database
 from devstack.topology import Topology
-from tanka.names import RATE_LIMIT_SETTINGS
 
 DEFAULT_SIZES = "10000,100000"
 DEFAULT_DATABASE = "tanka_bench_similar"
 EMAIL = "bench-similar@example.com"
 PASSWORD = "Bench-Similar-Passw0rd-2026"
 BATCH = 2000
-NO_LIMITS = dict.fromkeys(RATE_LIMIT_SETTINGS, "0")
 
 
 def setup_django(url: str) -> None:
@@ -188,6 +186,27 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def measure_sizes(
+    base: str, sizes: list[int], *, requests: int, duration: int, connections: int
+) -> list[dict[str, Any]]:
+    """Seed up to each size in turn (this process's Django on the server's database) and
+    measure the endpoint at each."""
+    rows = []
+    for size in sizes:
+        started = time.monotonic()
+        _, memory_id = seed_to(size)
+        log(f"{size:,} memories seeded in {time.monotonic() - started:.0f} s")
+        token = login(base)
+        url = f"{base}/api/v1/memories/{memory_id}/similar?limit=5"
+        sequential(url, token, 3)  # warm the api process's connections and imports
+        one = sequential(url, token, requests)
+        loaded = concurrent(url, token, duration, connections)
+        log(f"{size:,} memories: one client p50 {one['p50_ms']} ms, "
+            f"{loaded['rps']} req/s with {connections} connections")  # fmt: skip
+        rows.append({"memories": size, "sequential": one, "concurrent": loaded})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -222,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             base = args.base_url.rstrip("/")
         else:
             queue_db, cache_db = (int(db) for db in args.redis_dbs.split(","))
-            env = dict(NO_LIMITS)
+            env = dict(UNLIMITED)
             if args.max_candidates:
                 env["SIMILAR_MAX_CANDIDATES"] = str(args.max_candidates)
             topology = Topology(
@@ -240,19 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             topology.prepare()
             topology.start()
             base = topology.base_url
-        rows = []
-        for size in sizes:
-            started = time.monotonic()
-            _, memory_id = seed_to(size)
-            log(f"{size:,} memories seeded in {time.monotonic() - started:.0f} s")
-            token = login(base)
-            url = f"{base}/api/v1/memories/{memory_id}/similar?limit=5"
-            sequential(url, token, 3)  # warm the api process's connections and imports
-            one = sequential(url, token, args.requests)
-            loaded = concurrent(url, token, args.duration, args.connections)
-            log(f"{size:,} memories: one client p50 {one['p50_ms']} ms, "
-                f"{loaded['rps']} req/s with {args.connections} connections")  # fmt: skip
-            rows.append({"memories": size, "sequential": one, "concurrent": loaded})
+        rows = measure_sizes(
+            base, sizes, requests=args.requests, duration=args.duration,
+            connections=args.connections,
+        )  # fmt: skip
     finally:
         if topology is not None:
             topology.stop()

@@ -138,3 +138,27 @@ def test_wrk_script_sends_the_token_and_a_new_cache_key_per_request():
     assert len(set(keys)) == len(keys)
     assert all(key.startswith("1991-01-01T") for key in keys)
     assert set(headers) == {"Bearer tok"}
+
+
+def test_the_streams_section_judges_each_row_and_the_burst():
+    lines = "\n".join(
+        report.streams_lines(
+            {
+                "streams": 1000,
+                "open_seconds": 12.5,
+                "burst": {
+                    "streams": 1000,
+                    "received": 1000,
+                    "all_received_seconds": 2.4,
+                    "p50_seconds": 0.9,
+                },  # fmt: skip
+                "rows": {
+                    "health_live": {"without": 4000, "beside": 3900},
+                    "memory_create": {"without": 200, "beside": 150},
+                },
+            }
+        )
+    )
+    assert "reached 1,000 of 1,000 in 2.4 s" in lines and "within 2.0 s: NOT met" in lines
+    assert "| 4000 | 3900 | 0.97 | met |" in lines
+    assert "| 200 | 150 | 0.75 | NOT met |" in lines
