@@ -1,7 +1,7 @@
 """The front door stays one: README.md under 12,000 bytes, `make run` and `make test` its first
 commands, its layout block naming only what the repository holds (and every top-level folder
-and app); and every setting tanka/settings.py reads listed in .env.example and in
-docs/operations.md's configuration table."""
+and app), every page of docs/ linked from it; and every setting tanka/settings.py reads listed
+in .env.example and in docs/operations.md's configuration table."""
 
 import ast
 import json
@@ -223,6 +223,12 @@ def test_readme_is_under_12000_bytes():
 def test_readme_shows_make_run_and_make_test_before_any_other_command():
     commands = commands_in_order(README.read_text())
     assert commands[:2] == ["make run", "make test"], commands[:5]
+
+
+def test_the_readme_links_every_page_of_docs():
+    linked = set(re.findall(r"\]\((docs/[^)#]+\.md)", README.read_text()))
+    pages = {name for name in tracked_files() if re.fullmatch(r"docs/[^/]+\.md", name)}
+    assert sorted(pages - linked) == [], "README's links leave these pages of docs/ out"
 
 
 def test_every_path_in_the_readme_layout_exists():
