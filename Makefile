@@ -31,8 +31,9 @@ lint: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/hadolint docker/Dockerfile
 
-## stack-prod: nginx on :8080, two gunicorn api processes, two workers, the machine's
-## PostgreSQL (DATABASE_URL, default database `tanka` on 127.0.0.1) and Redis; Ctrl-C stops it
+## stack-prod: nginx on :8080, two granian api processes, the events server, two workers,
+## the machine's PostgreSQL (DATABASE_URL, default database `tanka` on 127.0.0.1) and Redis;
+## Ctrl-C stops it
 stack-prod: $(STAMP)
 	$(BIN)/python -m devstack prod $(STACK_ARGS)
 
@@ -73,7 +74,7 @@ load-local: $(STAMP)
 	LOAD_CLIENTS=$${LOAD_CLIENTS:-16} LOAD_SECONDS=$${LOAD_SECONDS:-60} \
 		$(BIN)/python -m pytest -n0 tests/system/test_load_local.py
 
-## load-prod: the production topology (nginx, two gunicorn api processes, two workers, the
+## load-prod: the production topology (nginx, two granian api processes, two workers, the
 ## machine's PostgreSQL and Redis) under 64 clients for 60 s
 load-prod: $(STAMP)
 	LOAD_PROD_CLIENTS=$${LOAD_PROD_CLIENTS:-64} LOAD_PROD_SECONDS=$${LOAD_PROD_SECONDS:-60} \

@@ -313,7 +313,7 @@ for _tag, _ in LANGUAGES:
     if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", _tag):
         raise ImproperlyConfigured(f"LANGUAGES: {_tag!r} is not a BCP 47 language tag")
 
-# Requests per minute (CONTRACT 4b); 0 turns a limit off.
+# Requests per minute (docs/api.md, "Rate limits"); 0 turns a limit off.
 RATE_LIMIT_PER_MINUTE = env.int("RATE_LIMIT_PER_MINUTE", default=60)
 RATE_LIMIT_ANON_PER_MINUTE = env.int("RATE_LIMIT_ANON_PER_MINUTE", default=60)
 RATE_LIMIT_LOGIN_PER_MINUTE = env.int("RATE_LIMIT_LOGIN_PER_MINUTE", default=10)

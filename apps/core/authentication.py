@@ -1,4 +1,5 @@
-"""Bearer-token authentication (CONTRACT 1, 3): simplejwt access tokens, throttled first."""
+"""Bearer-token authentication (docs/api.md, "Accounts" and "Errors"): simplejwt access
+tokens, throttled first."""
 
 from collections.abc import Callable
 from functools import lru_cache

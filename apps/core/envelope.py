@@ -1,4 +1,4 @@
-"""The JSON envelope every `/api/v1/` answer wears (CONTRACT 2)."""
+"""The JSON envelope every `/api/v1/` answer wears (docs/api.md, "Envelope")."""
 
 from typing import Any
 

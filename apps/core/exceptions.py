@@ -1,4 +1,4 @@
-"""One error shape for every failure (CONTRACT 3).
+"""One error shape for every failure (docs/api.md, "Errors").
 
 Services raise `ApplicationError` subclasses; DRF raises its own exceptions; anything else is
 an internal error. `exception_handler` turns all of them into the error envelope and keeps the

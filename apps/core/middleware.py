@@ -1,5 +1,5 @@
-"""Request plumbing (CONTRACT 4): request ids, timing, the access log, the body limit, and the
-error envelope for failures that happen outside DRF's views."""
+"""Request plumbing (docs/api.md, "Headers"): request ids, timing, the access log, the body
+limit, and the error envelope for failures that happen outside DRF's views."""
 
 import logging
 import re

@@ -1,5 +1,5 @@
-"""One paginator for every list (CONTRACT 2): `?page=N&per_page=M`, `limit` an alias of
-`per_page`, over-large pages clamped, pages past the end empty, bad values a 400."""
+"""One paginator for every list (docs/api.md, "Envelope"): `?page=N&per_page=M`, `limit` an
+alias of `per_page`, over-large pages clamped, pages past the end empty, bad values a 400."""
 
 import math
 from collections.abc import Sequence

@@ -58,7 +58,7 @@ class EnvelopeJSONRenderer(renderers.JSONRenderer):
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
-    """DRF's HTML pages for browsers, except that errors are always JSON (CONTRACT 1)."""
+    """DRF's HTML pages for browsers, except that errors are always JSON (docs/api.md, "Paths")."""
 
     def render(
         self,

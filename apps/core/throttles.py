@@ -1,4 +1,5 @@
-"""Rate limits (CONTRACT 4b) on DRF's throttle hooks, counted in the django-redis cache.
+"""Rate limits (docs/api.md, "Rate limits") on DRF's throttle hooks, counted in the
+django-redis cache.
 
 Each throttle reads its per-minute rate from a setting at request time, so operators,
 benchmarks and tests can change it. Counting is a window that opens at a client's first

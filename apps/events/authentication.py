@@ -1,4 +1,4 @@
-"""`?ticket=` authentication for the event stream (CONTRACT 10), beside bearer tokens."""
+"""`?ticket=` authentication for the event stream (docs/events.md), beside bearer tokens."""
 
 import time
 from typing import Any

@@ -1,4 +1,4 @@
-"""The live event stream (CONTRACT 10): where a stream starts, and the stream itself.
+"""The live event stream (docs/events.md): where a stream starts, and the stream itself.
 
 Each user's events are in the Redis stream `tanka:events:{user_id}` (written by
 `apps/core/pubsub.py`); its entry ids are the Server-Sent Events ids. A connection first

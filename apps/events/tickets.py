@@ -1,4 +1,4 @@
-"""Tickets for the live event stream (CONTRACT 10).
+"""Tickets for the live event stream (docs/events.md, "Authenticating").
 
 A browser's `EventSource` cannot send an `Authorization` header, so a client trades its bearer
 token for a ticket (`POST /api/v1/events/tickets`) and opens the stream with `?ticket=`. A

@@ -1,4 +1,4 @@
-"""The live event stream and its tickets (CONTRACT 10). See docs/events.md."""
+"""The live event stream and its tickets (docs/events.md)."""
 
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections

@@ -1,5 +1,5 @@
-"""Health and info (CONTRACT 5). Health answers outside the envelope, is never throttled and
-needs no credentials, so load balancers and orchestrators can read it as is."""
+"""Health and info (docs/api.md, "Health"). Health answers outside the envelope, is never
+throttled and needs no credentials, so load balancers and orchestrators can read it as is."""
 
 from typing import Any
 

@@ -1,5 +1,5 @@
 """Finding lost work: the periodic reconciliation of Job rows with what RQ and its workers
-actually hold (ARCHITECTURE "The task engine", CONTRACT 6).
+actually hold (docs/jobs.md, "Workers"; docs/api.md, "Jobs").
 
 Everything is derived from one bound, `JOBS_WORKER_LOST_AFTER` (default 180 s): a job whose
 worker died is failed or retried within that many seconds of the death.

@@ -13,7 +13,7 @@ MAX_DELAY_SECONDS = 24 * 3600
 
 
 class JobSerializer(serializers.ModelSerializer):
-    """A job as its owner sees it (CONTRACT 6); the traceback stays in the admin."""
+    """A job as its owner sees it (docs/api.md, "Jobs"); the traceback stays in the admin."""
 
     error = serializers.CharField(allow_null=True, read_only=True)
     request_id = serializers.CharField(allow_null=True, read_only=True)

@@ -1,4 +1,4 @@
-"""The jobs API (CONTRACT 1 and 6): the caller's jobs only, never cached."""
+"""The jobs API (docs/api.md, "Jobs"; docs/jobs.md): the caller's jobs only, never cached."""
 
 from typing import Any
 

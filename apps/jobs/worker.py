@@ -160,8 +160,8 @@ class JobStopped(BaseException):
 
 
 class TankaWorker(SimpleWorker):
-    """RQ's worker, running each job in its own long-lived process, made safe for Django and
-    quick to be seen dead.
+    """RQ's worker, running jobs inside the worker's own long-lived process, made safe for
+    Django and quick to be seen dead.
 
     Jobs run in the worker process, as gunicorn serves requests, not in a process forked per
     job: the fork and the new database connection each forked job needs cost more than a short

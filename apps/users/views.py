@@ -1,5 +1,5 @@
-"""Auth endpoints (register, login, refresh, logout), the users API (CONTRACT 1), and the
-session logins of the browsable API and the admin."""
+"""Auth endpoints (register, login, refresh, logout), the users API (docs/api.md, "Accounts"),
+and the session logins of the browsable API and the admin."""
 
 import functools
 from collections.abc import Callable

@@ -199,7 +199,7 @@ FIGURES_DIR = ROOT / "bench" / "results" / "reliability"
 
 
 def record_figures(name: str, command: str, **figures: Any) -> dict[str, Any]:
-    """Keep a test's figures where the README quotes them from (and the run's summary
+    """Keep a test's figures where docs/reliability.md quotes them from (and the run's summary
     prints them): bench/results/reliability/NAME.json."""
     FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     database = os.environ.get("DATABASE_URL", "sqlite").split(":", 1)[0]

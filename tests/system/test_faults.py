@@ -1,4 +1,4 @@
-"""Faults with a real server and real workers (issue 7, "Faults"): Redis stopped under
+"""Faults with a real server and real workers (docs/reliability.md, "Faults"): Redis stopped under
 traffic, Redis hanging (accepting connections, never answering), PostgreSQL stopped, and
 recovery from both without restarting anything.
 

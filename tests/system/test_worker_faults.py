@@ -1,4 +1,4 @@
-"""Workers killed and restarted while jobs run (issue 7, "Faults"): every job ends
+"""Workers killed and restarted while jobs run (docs/reliability.md, "Faults"): every job ends
 `completed`, its side effect happened exactly once, and nothing stays `running` or `pending`.
 
 Two real `rqworker` processes work through `FAULT_JOBS` jobs (CI's default below; `make

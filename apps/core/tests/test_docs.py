@@ -1,4 +1,4 @@
-"""The OpenAPI schema, Swagger UI and ReDoc (CONTRACT 1, issue: docs work offline)."""
+"""The OpenAPI schema, Swagger UI and ReDoc, working offline (docs/api.md, "Paths")."""
 
 import re
 

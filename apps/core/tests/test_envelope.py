@@ -1,4 +1,4 @@
-"""Success answers wear `{success, data}`; lists add `meta` (CONTRACT 2)."""
+"""Success answers wear `{success, data}`; lists add `meta` (docs/api.md, "Envelope")."""
 
 import pytest
 

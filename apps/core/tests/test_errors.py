@@ -1,5 +1,5 @@
-"""Every failure under /api/ wears the error envelope (CONTRACT 3); outside /api/ a browser
-gets the HTML error pages of templates/."""
+"""Every failure under /api/ wears the error envelope (docs/api.md, "Errors"); outside /api/
+a browser gets the HTML error pages of templates/."""
 
 import json
 import logging

@@ -1,4 +1,4 @@
-"""Request ids, timing, the access log and CORS (CONTRACT 4)."""
+"""Request ids, timing, the access log and CORS (docs/api.md, "Headers")."""
 
 import json
 import logging

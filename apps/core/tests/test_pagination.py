@@ -1,4 +1,4 @@
-"""Pagination edge cases (CONTRACT 2), on a list of 45 numbers."""
+"""Pagination edge cases (docs/api.md, "Envelope"), on a list of 45 numbers."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""Change events on the owner's pub/sub channel and stream (CONTRACT 8 and 10)."""
+"""Change events on the owner's pub/sub channel and stream (docs/api.md, "Cache and events";
+docs/events.md)."""
 
 import json
 import uuid

@@ -1,5 +1,5 @@
 """Every path answers with and without its trailing slash, for every method, with no
-redirect (CONTRACT 1)."""
+redirect (docs/api.md, "Paths")."""
 
 import pytest
 

@@ -1,6 +1,6 @@
 """Attacks on the API, table-driven so every object endpoint, token forgery and query
-parameter is covered (issue 7, "Security"). Each table's size is an "attacks tried" figure
-in the README; `test_security_figures` records them.
+parameter is covered. Each table's size is an "attacks tried" figure in docs/security.md
+("Attacks tried on every run"); `test_security_figures` records them.
 
 Another user's object is a 404 and stays untouched; every forged or stale token is a 401
 `INVALID_TOKEN`; the admin and the RQ dashboard refuse non-staff; hostile query strings are a
@@ -503,9 +503,9 @@ print(json.dumps(answers))
 
 
 def test_behind_the_load_balancer_https_is_what_the_proxy_says_and_the_host_is_host(tmp_path):
-    """Production behind nginx (NUM_PROXIES=1) with SECURE_SSL_REDIRECT on, the README's
-    recipe: a request the proxy marks HTTPS gets HSTS and no redirect (no loop), plain HTTP is
-    redirected, and X-Forwarded-Host is never taken for the host."""
+    """Production behind nginx (NUM_PROXIES=1) with SECURE_SSL_REDIRECT on, the recipe of
+    docs/operations.md: a request the proxy marks HTTPS gets HSTS and no redirect (no loop),
+    plain HTTP is redirected, and X-Forwarded-Host is never taken for the host."""
     env = {**_production(tmp_path), "NUM_PROXIES": "1", "SECURE_SSL_REDIRECT": "true"}
     done = subprocess.run(
         [sys.executable, "-c", PROXIED_SCRIPT],
@@ -526,7 +526,7 @@ def test_behind_the_load_balancer_https_is_what_the_proxy_says_and_the_host_is_h
 
 
 def test_security_figures():
-    """Not a check of its own: records the size of each attack table for the README."""
+    """Not a check of its own: records the size of each attack table for docs/security.md."""
     from tests.system.helpers import record_figures
 
     record_figures(

@@ -1,5 +1,6 @@
-"""Rate limits (CONTRACT 4, 4b): counted per user, per IP, per login email; headers on every
-throttled answer; refused before credentials are checked; never in the way when Redis is down."""
+"""Rate limits (docs/api.md, "Headers" and "Rate limits"): counted per user, per IP, per login
+email; headers on every throttled answer; refused before credentials are checked; never in the
+way when Redis is down."""
 
 import pytest
 from django.test import override_settings

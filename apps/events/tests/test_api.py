@@ -1,4 +1,4 @@
-"""`POST /api/v1/events/tickets` and the refusals of `GET /api/v1/events` (CONTRACT 10).
+"""`POST /api/v1/events/tickets` and the refusals of `GET /api/v1/events` (docs/events.md).
 What an accepted stream sends is in test_stream.py and tests/system/test_events.py."""
 
 import time
@@ -86,7 +86,7 @@ def test_no_credentials_or_an_expired_token_is_a_401_envelope(api_client, user):
 
 
 def test_a_wsgi_server_refuses_the_stream_instead_of_holding_a_thread(auth_client):
-    # The test client is WSGI, as gunicorn and runserver are: only tanka.asgi streams.
+    # The test client is WSGI, as the api processes and runserver are: only tanka.asgi streams.
     response = auth_client.get(EVENTS)
     assert refusal(response) == (503, "application/json", "SERVICE_UNAVAILABLE")
     assert "tanka.asgi" in response.json()["error"]["message"]

@@ -1,4 +1,4 @@
-"""/health, /health/live, /health/ready and /api/v1/info (CONTRACT 5)."""
+"""/health, /health/live, /health/ready and /api/v1/info (docs/api.md, "Health")."""
 
 import socket
 import threading

@@ -1,4 +1,4 @@
-"""The jobs API (CONTRACT 1 and 6), owner-scoped."""
+"""The jobs API (docs/api.md, "Jobs"; docs/jobs.md), owner-scoped."""
 
 from datetime import datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""Memories CRUD, validation, filters and ownership (CONTRACT 7)."""
+"""Memories CRUD, validation, filters and ownership (docs/api.md, "Memories")."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """Cached reads: MISS then HIT, fresh after every write, never shared across users, and
-BYPASS (still correct) with Redis down (CONTRACT 8)."""
+BYPASS (still correct) with Redis down (docs/api.md, "Cache and events")."""
 
 import pytest
 from django.contrib.admin.sites import site

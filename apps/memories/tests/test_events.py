@@ -1,4 +1,5 @@
-"""memory.created / updated / deleted on the owner's channel, on commit only (CONTRACT 8)."""
+"""memory.created / updated / deleted on the owner's channel, on commit only (docs/api.md,
+"Cache and events")."""
 
 import pytest
 from django.db import transaction

@@ -1,4 +1,4 @@
-"""Register, login, refresh and logout (CONTRACT 1, 3)."""
+"""Register, login, refresh and logout (docs/api.md, "Accounts" and "Errors")."""
 
 import pytest
 from django.conf import settings

@@ -1,4 +1,4 @@
-"""The caller's profile and preferences (CONTRACT 1)."""
+"""The caller's profile and preferences (docs/api.md, "Accounts")."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""User search: active accounts, public fields only (CONTRACT 1)."""
+"""User search: active accounts, public fields only (docs/api.md, "Accounts")."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""Every kind of bad credential is a 401 with the right code and a Bearer challenge (CONTRACT 3)."""
+"""Every kind of bad credential is a 401 with the right code and a Bearer challenge
+(docs/api.md, "Errors")."""
 
 from datetime import timedelta
 
