@@ -57,6 +57,8 @@ def server(host: str, port: int) -> Granian:
 
 
 if __name__ == "__main__":
+    # Its threads share a pool of database connections (tanka/settings.py, DATABASES).
+    os.environ.setdefault("DATABASE_POOL_SIZE", "10")
     parser = argparse.ArgumentParser(description="Serve the Tanka API with granian.")
     parser.add_argument("--host", default=os.environ.get("GRANIAN_HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=_int("GRANIAN_PORT", 8000))

@@ -6,7 +6,6 @@ refuses the development secrets.
 """
 
 import re
-import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -20,16 +19,30 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """`name` from the environment, one of `choices`; else start-up stops, naming it."""
+    value = env.str(name, default=default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def env_number(name: str, default: float, *, minimum: float, cast: type = int) -> float:
+    """`name` from the environment as a number of at least `minimum`; else start-up stops,
+    naming it."""
+    value = env.float(name, default=default) if cast is float else env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
 # Local state: the SQLite file, the embedded Redis data, collected static files.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 API_VERSION = "1.0.0"
 
-ENVIRONMENT = env.str("ENVIRONMENT", default="development")
-if ENVIRONMENT not in ("development", "staging", "production"):
-    raise ImproperlyConfigured(
-        f"ENVIRONMENT must be development, staging or production, not {ENVIRONMENT!r}"
-    )
+ENVIRONMENT = env_choice("ENVIRONMENT", ("development", "staging", "production"), "development")
 IS_PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env.bool("DEBUG", default=ENVIRONMENT == "development")
 
@@ -126,7 +139,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 
-DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=0)
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tanka.sqlite3'}")
 }
@@ -140,13 +153,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", 5)
-    # A psycopg pool holds threads and sockets that must never cross a fork, so the RQ
-    # worker (which forks its scheduler process) keeps one persistent connection instead.
-    if DATABASE_POOL_SIZE > 0 and "rqworker" not in sys.argv:
+    # A pool pays where threads share connections: the api server (docker/serve.py) asks
+    # for one. A psycopg pool holds threads and sockets that must never cross a fork, so
+    # other processes (the RQ worker forks its scheduler) keep one persistent connection.
+    if DATABASE_POOL_SIZE > 0:
         _db["CONN_MAX_AGE"] = 0
         _db["OPTIONS"]["pool"] = {
             "min_size": 1,
@@ -235,15 +248,11 @@ RQ_WORKER_TTL = env.int("RQ_WORKER_TTL", default=30)
 RQ_WORKER_HEARTBEAT_WINDOW = env.int("RQ_WORKER_HEARTBEAT_WINDOW", default=RQ_WORKER_TTL + 15)
 # The live event stream (apps.events): a comment line this often keeps proxies from closing
 # an idle stream (docs/events.md).
-EVENTS_PING_SECONDS = env.float("EVENTS_PING_SECONDS", default=15.0)
-if EVENTS_PING_SECONDS <= 0:
-    raise ImproperlyConfigured("EVENTS_PING_SECONDS must be a positive number of seconds.")
+EVENTS_PING_SECONDS = env_number("EVENTS_PING_SECONDS", 15.0, minimum=0.1, cast=float)
 # The task engine (apps.jobs): a job whose worker died (killed, lost) is failed or retried
 # within this many seconds of the death, whatever the job's own time limit. Worker heartbeats,
 # the death verdict and the reconciliation period are derived from it (apps/jobs/reconcile.py).
-JOBS_WORKER_LOST_AFTER = env.int("JOBS_WORKER_LOST_AFTER", default=180)
-if JOBS_WORKER_LOST_AFTER < 6:
-    raise ImproperlyConfigured("JOBS_WORKER_LOST_AFTER must be at least 6 (seconds)")
+JOBS_WORKER_LOST_AFTER = env_number("JOBS_WORKER_LOST_AFTER", 180, minimum=6)
 # A task still running this many seconds past its timeout (stuck where RQ's SIGALRM cannot
 # reach it) has its attempt recorded, and its worker exits for a fresh one.
 JOBS_HARD_LIMIT_GRACE = env.int("JOBS_HARD_LIMIT_GRACE", default=60)
@@ -275,18 +284,10 @@ PASSWORD_HASHERS = [
 
 # Bearer tokens are signed with JWT_SECRET_KEY, never SECRET_KEY, so rotating one leaves the
 # other's sessions or tokens alone.
-JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="HS256")
-if JWT_ALGORITHM not in ("HS256", "HS384", "HS512"):
-    raise ImproperlyConfigured(
-        f"JWT_ALGORITHM must be HS256, HS384 or HS512 (tokens are signed with JWT_SECRET_KEY), "
-        f"not {JWT_ALGORITHM!r}"
-    )
-ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
-REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
-if ACCESS_TOKEN_EXPIRE_MINUTES < 1 or REFRESH_TOKEN_EXPIRE_DAYS < 1:
-    raise ImproperlyConfigured(
-        "ACCESS_TOKEN_EXPIRE_MINUTES and REFRESH_TOKEN_EXPIRE_DAYS must be at least 1"
-    )
+# HMAC only: tokens are signed with JWT_SECRET_KEY.
+JWT_ALGORITHM = env_choice("JWT_ALGORITHM", ("HS256", "HS384", "HS512"), "HS256")
+ACCESS_TOKEN_EXPIRE_MINUTES = env_number("ACCESS_TOKEN_EXPIRE_MINUTES", 60, minimum=1)
+REFRESH_TOKEN_EXPIRE_DAYS = env_number("REFRESH_TOKEN_EXPIRE_DAYS", 7, minimum=1)
 SIMPLE_JWT = {
     "ALGORITHM": JWT_ALGORITHM,
     "SIGNING_KEY": JWT_SECRET_KEY,
@@ -332,7 +333,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Outside production, whitenoise serves straight from the apps, without collectstatic.
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 STORAGES = {
@@ -447,9 +447,7 @@ SPECTACULAR_SETTINGS = {
 # --- Logging --------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "text")
-if LOG_FORMAT not in ("text", "json"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+LOG_FORMAT = env_choice("LOG_FORMAT", ("text", "json"), "json" if IS_PRODUCTION else "text")
 
 LOGGING = {
     "version": 1,
@@ -489,6 +487,4 @@ FEATURES_ENABLED += ["memories", "caching", "embeddings"]
 # Dotted path of the class that turns text into vectors (apps/memories/embeddings.py).
 EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="apps.memories.embeddings.HashingEmbedder")
 # How many of a user's most recent memories one `similar` call compares (bounds its work).
-SIMILAR_MAX_CANDIDATES = env.int("SIMILAR_MAX_CANDIDATES", default=10_000)
-if SIMILAR_MAX_CANDIDATES < 1:
-    raise ImproperlyConfigured("SIMILAR_MAX_CANDIDATES must be at least 1")
+SIMILAR_MAX_CANDIDATES = env_number("SIMILAR_MAX_CANDIDATES", 10_000, minimum=1)

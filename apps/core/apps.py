@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.apps import AppConfig
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -9,6 +11,13 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.authentication import forget_cached_user
+
+        # Local state's folders (the SQLite file's, collected static files), made when the
+        # app starts rather than when settings are imported.
+        database = settings.DATABASES["default"]
+        if database["ENGINE"] == "django.db.backends.sqlite3":
+            Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
         for signal in (post_save, post_delete):
             signal.connect(

@@ -1,6 +1,7 @@
 """Settings fail loudly, naming the variable, and production refuses development secrets."""
 
 import subprocess
+import sys
 
 import pytest
 
@@ -67,7 +68,11 @@ def test_production_starts_with_strong_settings(tmp_path):
     ("env", "named"),
     [
         ({"ENVIRONMENT": "prod"}, "ENVIRONMENT must be"),
-        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of text, json, not 'xml'"),
+        ({"JWT_ALGORITHM": "RS256"}, "JWT_ALGORITHM must be one of HS256, HS384, HS512"),
+        ({"JOBS_WORKER_LOST_AFTER": "5"}, "JOBS_WORKER_LOST_AFTER must be at least 6"),
+        ({"EVENTS_PING_SECONDS": "0"}, "EVENTS_PING_SECONDS must be at least 0.1"),
+        ({"ACCESS_TOKEN_EXPIRE_MINUTES": "0"}, "ACCESS_TOKEN_EXPIRE_MINUTES must be at least 1"),
         ({"MAX_PAGE_SIZE": "lots"}, "lots"),
     ],
 )
@@ -88,3 +93,21 @@ def test_a_bad_value_stops_start_up_naming_it(env, named):
 )
 def test_redis_url_for_db_points_at_the_named_database(url, db, expected):
     assert redis_url_for_db(url, db) == expected
+
+
+def test_reading_the_settings_creates_no_folder(tmp_path):
+    """Folders of local state are made when the app starts, not when settings are read."""
+    var = tmp_path / "state"
+    code = "import tanka.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=MANAGE[1].rsplit("/", 1)[0],
+        env=clean_env(VAR_DIR=str(var)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not var.exists()
+    assert run_check(VAR_DIR=str(var)).returncode == 0
+    assert (var / "static").is_dir()
