@@ -5,6 +5,9 @@ from django.db import models
 
 from apps.core.models import BaseModel
 
+# The test job's task (apps/jobs/tasks.py): services enqueue it by name.
+TEST_TASK = "test"
+
 
 class JobStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"

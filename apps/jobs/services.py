@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import ConflictError, RateLimitedError
 from apps.jobs import engine, lifecycle
-from apps.jobs.models import ACTIVE_STATUSES, FINAL_STATUSES, Job, JobStatus
-from apps.jobs.tasks import self_test
+from apps.jobs.models import ACTIVE_STATUSES, FINAL_STATUSES, TEST_TASK, Job, JobStatus
 
 logger = logging.getLogger("tanka.jobs")
 
@@ -45,7 +44,7 @@ def job_test_start(
     delay: float = 0,
 ) -> Job:
     return engine.enqueue(
-        self_test.using(queue=queue),
+        engine.get_task(TEST_TASK).using(queue=queue),
         owner=owner,
         delay=delay or None,
         duration=duration,

@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 from apps.jobs.engine import Cron, set_progress, task
+from apps.jobs.models import TEST_TASK
 
 TEST_MAX_DURATION = 30
 
@@ -12,7 +13,9 @@ class SelfTestError(RuntimeError):
     """Raised by the test task when asked to fail."""
 
 
-@task(name="test", queue="default", timeout=TEST_MAX_DURATION + 30, retries=2, retry_intervals=[1])
+@task(
+    name=TEST_TASK, queue="default", timeout=TEST_MAX_DURATION + 30, retries=2, retry_intervals=[1]
+)
 def self_test(
     *, duration: float = 0, fail: bool = False, payload: dict[str, Any] | None = None
 ) -> dict[str, Any]:

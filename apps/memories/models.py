@@ -13,6 +13,11 @@ class MemoryType(models.TextChoices):
     DOCUMENT = "document"
 
 
+# The task that computes a memory's embedding (apps/memories/tasks.py): services enqueue it
+# by name.
+EMBEDDING_TASK = "generate_embedding"
+
+
 class EmbeddingStatus(models.TextChoices):
     PENDING = "pending"
     READY = "ready"

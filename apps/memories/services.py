@@ -11,7 +11,7 @@ from apps.core.cache import invalidate
 from apps.core.db import insert
 from apps.core.pubsub import publish
 from apps.memories.embeddings import get_embedder, pack
-from apps.memories.models import EmbeddingStatus, Memory, MemoryType
+from apps.memories.models import EMBEDDING_TASK, EmbeddingStatus, Memory, MemoryType
 from apps.memories.selectors import cache_namespace
 
 logger = logging.getLogger(__name__)
@@ -34,9 +34,8 @@ def _enqueue_embedding(memory: Memory) -> None:
     Redis down the memory is still saved: its job is `failed` with the reason, the memory's
     embedding too, and a retry of the job (API or admin) computes it once Redis is back."""
     from apps.jobs.engine import enqueue
-    from apps.memories.tasks import generate_embedding
 
-    job = enqueue(generate_embedding, str(memory.pk), owner=memory.owner, robust=True)
+    job = enqueue(EMBEDDING_TASK, str(memory.pk), owner=memory.owner, robust=True)
     # Runs after the hand-over (callbacks run in order), which marks this same object failed.
     transaction.on_commit(lambda: _fail_embedding_if_unqueued(job, memory.pk), robust=True)
 

@@ -5,9 +5,12 @@ from typing import Any
 from apps.jobs.engine import is_final_attempt, task
 from apps.memories import services
 from apps.memories.embeddings import get_embedder
+from apps.memories.models import EMBEDDING_TASK
 
 
-@task(queue="low_priority", timeout=60, retries=3, retry_intervals=[5, 30, 120])
+@task(
+    name=EMBEDDING_TASK, queue="low_priority", timeout=60, retries=3, retry_intervals=[5, 30, 120]
+)
 def generate_embedding(memory_id: str) -> dict[str, Any]:
     """Compute a memory's embedding; after the last failed try its status says `failed`."""
     try:
