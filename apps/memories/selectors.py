@@ -1,4 +1,5 @@
-"""Reads of memories, always for one owner, served through the cache."""
+"""Reads of memories, always for one owner: querysets and models (apps/memories/pages.py
+renders and caches what the API sends)."""
 
 from typing import Any
 from uuid import UUID
@@ -7,79 +8,32 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound, ValidationError
+from django.http import Http404
 
-from apps.core.cache import Cached, cached
-from apps.core.pagination import page_meta
 from apps.memories.embeddings import Ranking, cosines
-from apps.memories.filters import MemoryFilter
 from apps.memories.models import EmbeddingStatus, Memory
-from apps.memories.serializers import MemorySerializer
-
-FILTER_PARAMS = ("memory_type", "tag", "q", "created_after", "created_before", "ordering")
-
-
-def cache_namespace(owner_id: Any) -> str:
-    """All cached reads of one owner's memories; `services` invalidate it on every write."""
-    return f"memories:user:{owner_id}"
-
-
-def _namespace(owner_id: str, *args: Any, **kwargs: Any) -> str:
-    return cache_namespace(owner_id)
 
 
 def memories_of(*, user: Any) -> QuerySet[Memory]:
+    """The owner's memories (a user, or a user's id)."""
     return Memory.objects.filter(owner=user)
 
 
 def memory_get(*, user: Any, memory_id: UUID | str) -> Memory:
+    """One of the owner's memories; another user's, or none, is a 404 alike."""
     try:
         return memories_of(user=user).get(pk=memory_id)
     except (Memory.DoesNotExist, ValueError, DjangoValidationError):
-        raise NotFound("No such memory.") from None
+        raise Http404("No such memory.") from None
 
 
-def filtered_memories(*, user_id: str, filters: dict[str, str]) -> QuerySet[Memory]:
-    """The owner's memories narrowed by the list filters; bad filter values are a 400."""
-    filterset = MemoryFilter(filters, queryset=Memory.objects.filter(owner_id=user_id))
-    if not filterset.is_valid():
-        raise ValidationError(filterset.errors)
-    queryset = filterset.qs
+def in_page_order(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
+    """`queryset` in its ordering (the model's when none), made total with the id: rows
+    created in the same instant must not swap places between pages."""
     ordering = list(queryset.query.order_by) or list(Memory._meta.ordering)
     if "id" not in {field.lstrip("-") for field in ordering}:
-        # Rows created in the same instant must not swap places between pages.
         ordering.append("-id" if ordering[0].startswith("-") else "id")
     return queryset.order_by(*ordering)
-
-
-@cached("memories:list", namespace=_namespace)
-def _memory_page(owner_id: str, filters: dict[str, str], page: int, per_page: int) -> dict:
-    queryset = filtered_memories(user_id=owner_id, filters=filters)
-    total = queryset.count()
-    offset = (page - 1) * per_page
-    rows = list(queryset[offset : offset + per_page]) if offset < total else []
-    return {
-        "data": MemorySerializer(rows, many=True).data,
-        "meta": page_meta(page, per_page, total),
-    }
-
-
-def memory_list(
-    *, user: Any, filters: dict[str, str], page: int, per_page: int
-) -> Cached[dict[str, Any]]:
-    """One page of the owner's memories: `{"data": [...], "meta": {...}}`."""
-    known = {name: filters[name] for name in FILTER_PARAMS if name in filters}
-    return _memory_page(str(user.pk), known, page, per_page)
-
-
-@cached("memories:detail", namespace=_namespace)
-def _memory_detail(owner_id: str, memory_id: str) -> dict:
-    memory = memory_get(user=owner_id, memory_id=memory_id)
-    return MemorySerializer(memory).data
-
-
-def memory_detail(*, user: Any, memory_id: UUID | str) -> Cached[dict[str, Any]]:
-    return _memory_detail(str(user.pk), str(memory_id))
 
 
 def _raw_rows(queryset: QuerySet) -> list[tuple[Any, ...]]:

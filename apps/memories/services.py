@@ -12,7 +12,7 @@ from apps.core.db import insert
 from apps.core.pubsub import publish
 from apps.memories.embeddings import get_embedder, pack
 from apps.memories.models import EMBEDDING_TASK, EmbeddingStatus, Memory, MemoryType
-from apps.memories.selectors import cache_namespace
+from apps.memories.pages import cache_namespace
 
 logger = logging.getLogger(__name__)
 

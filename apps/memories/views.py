@@ -10,7 +10,7 @@ from apps.core.envelope import list_envelope
 from apps.core.exceptions import ConflictError
 from apps.core.pagination import EnvelopePagination, page_params
 from apps.core.throttles import AnonRateThrottle, SimilarRateThrottle, UserRateThrottle
-from apps.memories import selectors, services
+from apps.memories import pages, selectors, services
 from apps.memories.filters import MemoryFilter
 from apps.memories.models import EmbeddingStatus, Memory
 from apps.memories.serializers import MemorySerializer, SimilarMemorySerializer
@@ -61,14 +61,14 @@ class MemoryViewSet(viewsets.ModelViewSet):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page, per_page = page_params(request)
-        result = selectors.memory_list(
+        result = pages.list_page(
             user=request.user, filters=request.query_params.dict(), page=page, per_page=per_page
         )
         body = list_envelope(result.value["data"], result.value["meta"])
         return cache_header(Response(body), result.status)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        result = selectors.memory_detail(user=request.user, memory_id=kwargs["pk"])
+        result = pages.detail(user=request.user, memory_id=kwargs["pk"])
         return cache_header(Response(result.value), result.status)
 
     def perform_create(self, serializer: MemorySerializer) -> None:
