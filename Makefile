@@ -82,4 +82,4 @@ load-prod: $(STAMP)
 
 ## reliability: all four, then the security suite
 reliability: fuzz faults load-local load-prod
-	$(BIN)/python -m pytest -n0 apps/core/tests/test_security.py apps/core/tests/test_strict_input.py
+	$(BIN)/python -m pytest -n0 tests/test_security.py apps/core/tests/test_strict_input.py

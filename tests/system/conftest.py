@@ -5,6 +5,9 @@ import pytest
 
 from tests.system.browser import CHROMIUM, Browser
 
+# Worker processes of the task engine and their shared database (tests/system/workers.py).
+from tests.system.workers import owner, start_worker, system_database, system_db  # noqa: F401
+
 
 @pytest.fixture
 def chromium() -> str:

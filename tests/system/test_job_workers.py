@@ -14,8 +14,8 @@ from apps.core.redis_clients import queue_redis
 from apps.jobs.engine import enqueue
 from apps.jobs.services import job_test_start
 from apps.jobs.tests import tasks as test_tasks
-from apps.jobs.tests.workers import LOST_AFTER, status_of, wait_until
 from apps.jobs.worker import EXIT_HARD_LIMIT
+from tests.system.workers import LOST_AFTER, status_of, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("jobs-system")]
 

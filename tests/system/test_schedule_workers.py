@@ -1,5 +1,5 @@
 """Schedules, jobs for later and stopping, with real worker processes and their real scheduler
-processes (apps/jobs/tests/workers.py). Each test takes real time (20-40 s); the two longest
+processes (tests/system/workers.py). Each test takes real time (20-40 s); the two longest
 run in xdist groups of their own, beside the rest of the suite."""
 
 import os
@@ -16,8 +16,8 @@ from apps.jobs.engine import enqueue
 from apps.jobs.models import Job, Schedule
 from apps.jobs.services import job_cancel, job_test_start, jobs_purge
 from apps.jobs.tests import tasks as test_tasks
-from apps.jobs.tests.workers import status_of, wait_until
 from apps.jobs.worker import EXIT_HARD_LIMIT
+from tests.system.workers import status_of, wait_until
 
 pytestmark = pytest.mark.system
 

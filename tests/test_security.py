@@ -531,7 +531,7 @@ def test_security_figures():
 
     record_figures(
         "security",
-        "pytest apps/core/tests/test_security.py",
+        "pytest tests/test_security.py",
         idor_cases=len(OBJECT_ENDPOINTS) + 2,
         jwt_attacks=len(JWT_ATTACKS) + 1,
         staff_only_pages=len(STAFF_PAGES),
