@@ -4,6 +4,7 @@ generated part of bench/RESULTS.md (the rest of that page is written by hand).""
 from pathlib import Path
 from typing import Any
 
+from bench import similar
 from bench.peer import GOAL_HIGHER, GOAL_LOWER
 from bench.workloads import LABELS
 
@@ -140,26 +141,17 @@ def streams_lines(streams: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def similar_lines(similar: dict[str, Any] | None) -> list[str]:
-    if not similar:
+def similar_lines(measured: dict[str, Any] | None) -> list[str]:
+    if not measured:
         return []
-    lines = [
+    return [
         "",
         "### `GET /api/v1/memories/{id}/similar` as one user's memories grow",
         "",
         "Through nginx; one client (30 sequential requests), then 4 connections.",
         "",
-        "| memories | one client p50 ms | p99 ms | 4 connections req/s | p50 ms | p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|",
+        *similar.table(measured["rows"]),
     ]
-    for row in similar["rows"]:
-        one, loaded = row["sequential"], row["concurrent"]
-        lines.append(
-            f"| {row['memories']:,} | {_number(one['p50_ms'])} | {_number(one['p99_ms'])} "
-            f"| {_number(loaded['rps'])} | {_number(loaded['p50_ms'])} "
-            f"| {_number(loaded['p99_ms'])} |"
-        )
-    return lines
 
 
 def update_results_md(block: str, page: Path = RESULTS_MD) -> None:

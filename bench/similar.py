@@ -164,26 +164,32 @@ def concurrent(url: str, token: str, duration: int, connections: int) -> dict[st
     return {**figures(latencies, time.monotonic() - started, errors), "load_generator": "threads"}
 
 
-def markdown(results: dict[str, Any]) -> str:
-    settings = results["settings"]
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    """The figures of each size, as a markdown table (also in bench/RESULTS.md)."""
     lines = [
-        f"`{results['command']}` on {settings['database']}, "
-        f"SIMILAR_MAX_CANDIDATES={settings['max_candidates'] or 'default'}: one client "
-        f"({settings['requests']} sequential requests), then {settings['connections']} "
-        f"connections for {settings['duration']} s.",
-        "",
         "| memories | one client p50 ms | p99 ms | loaded req/s | loaded p50 ms | loaded p99 ms "
         "| errors |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in results["sizes"]:
+    for row in rows:
         one, loaded = row["sequential"], row["concurrent"]
         lines.append(
             f"| {row['memories']:,} | {one['p50_ms']:.1f} | {one['p99_ms']:.1f} "
             f"| {loaded['rps']:.1f} | {loaded['p50_ms']:.1f} | {loaded['p99_ms']:.1f} "
             f"| {one['errors'] + loaded['errors']} |"
         )
-    return "\n".join(lines)
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    settings = results["settings"]
+    head = (
+        f"`{results['command']}` on {settings['database']}, "
+        f"SIMILAR_MAX_CANDIDATES={settings['max_candidates'] or 'default'}: one client "
+        f"({settings['requests']} sequential requests), then {settings['connections']} "
+        f"connections for {settings['duration']} s."
+    )
+    return "\n".join([head, "", *table(results["sizes"])])
 
 
 def measure_sizes(

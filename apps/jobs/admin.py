@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from apps.core.exceptions import ApplicationError
 from apps.jobs import rq_dashboard, schedules, services
@@ -79,33 +80,8 @@ class JobAdmin(admin.ModelAdmin):
             },
         ),
     )
-    readonly_fields = (
-        "id",
-        "name",
-        "status",
-        "cancel_requested",
-        "queue",
-        "owner",
-        "schedule",
-        "scheduled_for",
-        "request_id",
-        "worker_name",
-        "attempts",
-        "max_retries",
-        "timeout",
-        "progress",
-        "args_display",
-        "kwargs_display",
-        "result_display",
-        "error",
-        "traceback_display",
-        "created_at",
-        "enqueued_at",
-        "started_at",
-        "completed_at",
-        "duration_display",
-        "rq_dashboard",
-    )
+    # Rows are never edited by hand: every field shown is read-only.
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -265,9 +241,10 @@ class ScheduleAdmin(admin.ModelAdmin):
         if not times:
             return "—"
         return format_html_join(
-            format_html("<br>"), "{}", ((f"{timezone.localtime(t):%Y-%m-%d %H:%M:%S %Z}",)
-                                        for t in times)
-        )  # fmt: skip
+            mark_safe("<br>"),
+            "{}",
+            ((f"{timezone.localtime(t):%Y-%m-%d %H:%M:%S %Z}",) for t in times),
+        )
 
     @admin.display(description="last job")
     def last_job_display(self, schedule: Schedule) -> str:

@@ -60,11 +60,10 @@ class TaskArgumentError(TypeError):
     """A task was enqueued with arguments it cannot take or that are not JSON."""
 
 
-@dataclass(frozen=True)
-class Every:
-    """A schedule declared beside its task: every so many seconds (`@task(schedule=...)`)."""
+@dataclass(frozen=True, kw_only=True)
+class _Declared:
+    """What every schedule declared beside its task (`@task(schedule=...)`) may set."""
 
-    seconds: int
     name: str = ""
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -73,16 +72,18 @@ class Every:
 
 
 @dataclass(frozen=True)
-class Cron:
-    """A schedule declared beside its task: on a five-field cron expression in `timezone`."""
+class Every(_Declared):
+    """A declared schedule: every so many seconds."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Cron(_Declared):
+    """A declared schedule: on a five-field cron expression in `timezone`."""
 
     expression: str
     timezone: str = "UTC"
-    name: str = ""
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    catch_up: str = "skip"
-    allow_overlap: bool = False
 
 
 @dataclass(frozen=True)
