@@ -41,9 +41,12 @@ def events_command(port: int, host: str = "127.0.0.1") -> list[str]:
 
     One process: its streams share its Redis connections, and an idle stream costs a socket,
     not a thread. Backpressure (requests served at once) is far above the 1,000 open streams
-    the benchmark holds; the kill timeout bounds a stop that open streams would hold up."""
+    the benchmark holds; the kill timeout bounds a stop that open streams would hold up. Every
+    flag is given here, because granian also reads `GRANIAN_*` from the environment the api
+    processes share, and an api's `GRANIAN_BLOCKING_THREADS` above 1 stops an ASGI server."""
     return [sys.executable, "-m", "granian", "--interface", "asgi", "--no-ws",
-            "--host", host, "--port", str(port), "--workers", "1", "--backlog", "2048",
+            "--host", host, "--port", str(port), "--workers", "1", "--blocking-threads", "1",
+            "--backlog", "2048",
             "--backpressure", "20000", "--workers-kill-timeout", "5",
             "tanka.asgi:application"]  # fmt: skip
 

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from devstack import DOCKER_DIR
 from devstack.nginx import nginx_binary, nginx_main_config, nginx_site_config
+from devstack.topology import events_command
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
@@ -55,6 +56,8 @@ def test_compose_file_resolves_with_the_production_topology(compose_config):
         "high_priority", "default", "low_priority", "--with-scheduler",
     ]  # fmt: skip
     assert "--appendonly yes" in " ".join(services["redis"]["command"])
+    # The events container runs the same server, with the same flags, as the topology.
+    assert services["events"]["command"][1:] == events_command(8000, host="0.0.0.0")[3:]
     for name in ("postgres", "redis", "api", "events", "worker", "nginx"):
         assert services[name]["restart"] == "unless-stopped", name
         assert services[name]["healthcheck"]["test"], name

@@ -63,6 +63,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                 VAR_DIR=str(tmp / "var"),
                 EVENTS_PING_SECONDS=str(PING_SECONDS),
                 ALLOWED_ORIGINS=f"http://127.0.0.1:{page_port}",
+                # The api's setting shares the environment (docker/tanka.env); granian would
+                # refuse it on ASGI if the events server took it from there.
+                GRANIAN_BLOCKING_THREADS="4",
             )
             migrate(env)
             port = free_port()
