@@ -32,7 +32,9 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # RQ's stop-job command interrupts the running task with this signal.
 STOP_JOB_SIGNAL = signal.SIGUSR1
 HARD_LIMIT_REASON = "the job overran its time limit"
-# At most one heartbeat a second between jobs (RQ's TTLs are tens of seconds).
+# At most one heartbeat a second between jobs (RQ's TTLs are tens of seconds), and one look
+# a second for `rq suspend`; a database connection that answered less than this ago is not
+# asked again before the next job.
 BEAT_GAP = 1.0
 
 logger = logging.getLogger("tanka.jobs")
@@ -100,12 +102,19 @@ class TankaScheduler(RQScheduler):
             logger.exception("job reconciliation failed; it will run again next period")
 
 
-def _refresh_connections() -> None:
+def _refresh_connections(*, just_answered: bool = False) -> None:
     """Django's check around each request, around each job: drop a connection that broke or
-    outlived CONN_MAX_AGE. Never one inside a transaction (a burst worker run by a test)."""
+    outlived CONN_MAX_AGE. Never one inside a transaction (a burst worker run by a test).
+
+    `just_answered` (after a job that raised no database error) spares the next job the
+    health check's extra query: the connection has just answered. A connection that saw an
+    error is checked here all the same, and one left idle longer is checked before the next
+    job (`TankaWorker.execute_job`)."""
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()
+            if just_answered and connection.connection is not None:
+                connection.health_check_done = True
 
 
 # Pops the first waiting job of the queues, in their order, with its hash: RQ's dequeue of a
@@ -175,8 +184,9 @@ class TankaWorker(SimpleWorker):
       so a long job is never taken for lost; a killed worker takes its job with it.
     - Stopping a running job from the RQ dashboard (`JobStopped` raised in the task), recorded
       as `cancelled`; a worker shut down in the middle of a job records the interruption.
-    - Database connections are checked before and after each job, as Django does around each
-      request, and none is open when the scheduler process is forked.
+    - Database connections are checked after each job, as Django does around each request,
+      and health-checked before a job only when idle for a second or more; none is open when
+      the scheduler process is forked.
     - The worker TTL is capped at `RQ_WORKER_TTL`, so an idle worker heartbeats every
       `RQ_WORKER_TTL - 15` s and /health can tell a live worker from one that was killed.
     - `--with-scheduler` runs `TankaScheduler`, and an idle worker takes over a dead scheduler
@@ -193,12 +203,14 @@ class TankaWorker(SimpleWorker):
         kwargs.setdefault("job_monitoring_interval", reconcile.heartbeat_interval())
         super().__init__(*args, **kwargs)
         self._scheduler_checked_at = self._registration_checked_at = self._beaten_at = 0.0
+        self._suspension_checked_at = self._job_ended_at = 0.0
         self._running_job_id: str | None = None
         self._watchdog = _Watchdog(self)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         execution = self.prepare_execution(job)
-        _refresh_connections()
+        if time.monotonic() - self._job_ended_at >= BEAT_GAP:
+            _refresh_connections()
         self._running_job_id = job.id
         self._watchdog.watch(job, queue, execution)
         try:
@@ -206,7 +218,8 @@ class TankaWorker(SimpleWorker):
         finally:
             self._running_job_id = None
             self._watchdog.release()
-            _refresh_connections()
+            _refresh_connections(just_answered=True)
+            self._job_ended_at = time.monotonic()
 
     def prepare_execution(self, job: Job) -> Execution:
         """RQ's two preparation round trips (the execution, then the job's start) in one."""
@@ -320,6 +333,11 @@ class TankaWorker(SimpleWorker):
         super().set_state(state, pipeline)
 
     def check_for_suspension(self, burst: bool) -> None:
+        # RQ asks Redis before every job; once a second is soon enough for `rq suspend`.
+        now = time.monotonic()
+        if now - self._suspension_checked_at < BEAT_GAP:
+            return
+        self._suspension_checked_at = now
         try:
             super().check_for_suspension(burst)
         except REDIS_DOWN as exc:

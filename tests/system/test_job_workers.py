@@ -3,6 +3,7 @@ processes and their shared database: apps/jobs/tests/conftest.py)."""
 
 import os
 import signal
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from apps.core.redis_clients import queue_redis
 from apps.jobs.engine import enqueue
 from apps.jobs.services import job_test_start
 from apps.jobs.tests import tasks as test_tasks
-from apps.jobs.worker import EXIT_HARD_LIMIT
+from apps.jobs.worker import BEAT_GAP, EXIT_HARD_LIMIT
 from tests.system.workers import LOST_AFTER, status_of, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("jobs-system")]
@@ -160,3 +161,29 @@ def test_health_shows_the_task_queue_while_a_worker_runs_and_not_after(
     worker.stop()
     body = health()
     assert (body["task_queue"], body["status"]) == ("disconnected", "degraded")
+
+
+def test_a_worker_whose_database_connection_was_dropped_while_idle_runs_the_next_job(
+    system_db, owner, start_worker
+):
+    """Back-to-back jobs skip the connection's health check (it has just answered); after a
+    second idle the worker checks it again, so a connection the server dropped meanwhile is
+    replaced before the next job instead of failing it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the server dropping a connection is PostgreSQL's")
+    start_worker(database_url=system_db)
+    first = job_test_start(owner=owner)
+    wait_until(lambda: status_of(first) == "completed", timeout=60, what="the first job")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone() is not None
+    # Idle for longer than the worker trusts a connection unchecked.
+    time.sleep(BEAT_GAP + 0.5)
+    second = job_test_start(owner=owner)
+    wait_until(lambda: status_of(second) == "completed", timeout=60, what="the second job")
+    assert second.attempts == 1
