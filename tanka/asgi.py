@@ -8,6 +8,10 @@ from typing import Any
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tanka.settings")
+# Django runs each request's sync code in a thread of its own here, so a connection kept per
+# thread (CONN_MAX_AGE) would be a new one per request, never reused, until PostgreSQL refuses
+# more clients. A pool shared by those threads bounds them (tanka/settings.py, DATABASES).
+os.environ.setdefault("DATABASE_POOL_SIZE", "10")
 
 django_application = get_asgi_application()
 

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -409,3 +410,34 @@ def test_open_streams_hold_no_thread_each(stack):
         assert streams.alive() == 50
         during = server_threads(stack)
     assert during <= before + 2, (before, during)
+
+
+def test_api_requests_on_the_asgi_server_share_a_bounded_set_of_database_connections(stack):
+    """`make run` serves the whole API from this server, where Django runs each request in a
+    thread of its own: a connection kept per thread would be one per request, never reused,
+    until PostgreSQL refuses more clients (tanka/asgi.py)."""
+    import psycopg
+
+    if not stack.env["DATABASE_URL"].startswith("postgres"):
+        pytest.skip("SQLite keeps no server connections")
+    token = token_for(stack, "connections")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(
+            pool.map(
+                lambda n: create_memory_status(stack, token, f"connection check {n}"), range(120)
+            )
+        )
+    assert statuses == [201] * 120
+    name = stack.env["DATABASE_URL"].rsplit("/", 1)[1]
+    admin = stack.env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as db:
+        held = db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)
+        ).fetchone()[0]
+    # The pool's size (10), plus the workers' and this test's own.
+    assert held <= 14, held
+
+
+def create_memory_status(stack: Stack, token: str, content: str) -> int:
+    status, _ = http_json(f"{stack.base}/api/v1/memories", "POST", {"content": content}, token)
+    return status
