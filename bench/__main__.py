@@ -85,27 +85,39 @@ def extra_rows(
     if args.streams:
         log(f"opening {args.streams} idle event streams through nginx")
         user_ids, tokens = streams.mint_tokens(args.streams)
-        with streams.IdleStreams(topology.base_url, tokens) as idle:
-            beside = measure(
+
+        def rows_through_nginx() -> dict[str, Any]:
+            return measure(
                 {"nginx": topology.base_url}, rounds=1, duration=args.duration,
                 connections=args.connections, threads=args.threads, memories=args.memories,
                 jobs=0, job_clients=args.job_clients, only=set(STREAM_ROWS),
                 before_each=before_each, log=log,
-            )  # fmt: skip
+            )["http"]["nginx"]  # fmt: skip
+
+        with streams.IdleStreams(topology.base_url, tokens) as idle:
+            beside = rows_through_nginx()
             burst = idle.burst(streams.publisher(user_ids))
-            extras["streams"] = {
-                "streams": args.streams,
-                "open_seconds": round(idle.open_seconds, 1),
-                "burst": burst,
-                "rows": {
-                    name: {
-                        "without": own["http"]["nginx"][name]["rps"],
-                        "beside": beside["http"]["nginx"][name]["rps"],
-                    }
-                    for name in STREAM_ROWS
-                    if name in own["http"].get("nginx", {})
-                },
-            }
+            open_seconds = idle.open_seconds
+        # The same rows again once the streams are closed: "without" is the mean of the rows
+        # before and after, so a drift of the machine during the run counts on both sides.
+        log("the same rows with the streams closed")
+        after = rows_through_nginx()
+        before = own["http"].get("nginx", {})
+        extras["streams"] = {
+            "streams": args.streams,
+            "open_seconds": round(open_seconds, 1),
+            "burst": burst,
+            "rows": {
+                name: {
+                    "before": before[name]["rps"],
+                    "after": after[name]["rps"],
+                    "without": round((before[name]["rps"] + after[name]["rps"]) / 2, 1),
+                    "beside": beside[name]["rps"],
+                }
+                for name in STREAM_ROWS
+                if name in before and name in after
+            },
+        }
         log(f"streams: {extras['streams']}")
     if sizes:
         rows = similar.measure_sizes(topology.base_url, sizes, requests=30,

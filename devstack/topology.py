@@ -106,6 +106,13 @@ class Topology:
         pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
         return {key: value for key, value in pairs}
 
+    def server_processes_per_api(self) -> str:
+        """GRANIAN_WORKERS of each api process: one server process per core in all (two api
+        processes on 2 cores run one each: bench/RESULTS.md, "Process counts"), unless the
+        environment sets it."""
+        default = max(1, (os.cpu_count() or 1) // self.api_processes)
+        return self.environment().get("GRANIAN_WORKERS", str(default))
+
     def environment(self) -> dict[str, str]:
         """Production settings for every process; the caller's DATABASE_/REDIS_ are replaced."""
         base = {
@@ -157,6 +164,7 @@ class Topology:
         if not port_is_free(self.nginx_port):
             raise TopologyError(f"port {self.nginx_port} is taken; choose another nginx port")
         env = self.environment()
+        env.setdefault("GRANIAN_WORKERS", self.server_processes_per_api())
         logs = self.run_dir / "logs"
         commands = {
             f"api-{index + 1}": api_command(port) for index, port in enumerate(self.api_ports)
@@ -208,6 +216,7 @@ class Topology:
         """The shape of this topology, for reports."""
         return {
             "api_processes": self.api_processes,
+            "granian_workers_per_api_process": self.server_processes_per_api(),
             "api_server": " ".join(api_command(0)[1:]).replace(str(ROOT) + "/", ""),
             "events_server": " ".join(events_command(0)[1:]),
             "rq_workers": self.workers,

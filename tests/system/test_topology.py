@@ -366,3 +366,20 @@ def test_killing_one_api_process_leaves_the_service_answering(topology, token):
         token=token,
     )
     assert status == 201, body
+
+
+def test_the_api_processes_share_the_cores_unless_told_otherwise(monkeypatch, tmp_path):
+    """One api server process per core in all: more only add context switches on 2 cores
+    (bench/RESULTS.md, "Process counts")."""
+    monkeypatch.delenv("GRANIAN_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+
+    def per_api(processes: int, **env: str) -> str:
+        shape = Topology(run_dir=tmp_path, database_url="sqlite://", api_processes=processes,
+                         env=env)  # fmt: skip
+        return shape.server_processes_per_api()
+
+    assert (per_api(2), per_api(1), per_api(4)) == ("1", "2", "1")
+    assert per_api(2, GRANIAN_WORKERS="3") == "3"
+    monkeypatch.setenv("GRANIAN_WORKERS", "4")
+    assert per_api(2) == "4"
