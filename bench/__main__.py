@@ -47,7 +47,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--job-clients", type=int, default=16)
     parser.add_argument("--memories", type=int, default=200)
     parser.add_argument("--own-rounds", type=int, default=1, help="rounds of Tanka's own rows")
-    parser.add_argument("--api", type=int, default=2, help="api processes behind nginx")
+    parser.add_argument(
+        "--api",
+        type=int,
+        default=1,
+        help="api processes behind nginx; they share the cores (one server process per core "
+        "in all), so one measured directly is the whole api",
+    )
     parser.add_argument("--workers", type=int, default=2, help="RQ workers")
     parser.add_argument("--no-peer", action="store_true", help="skip the side-by-side rows")
     parser.add_argument(
