@@ -2,12 +2,15 @@
 on the row's status (`apps/jobs/lifecycle.py`), so it either happens exactly as asked or is a
 409 naming the current status."""
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,6 +37,21 @@ def check_active_cap(*, user: Any) -> None:
         )
 
 
+@contextlib.contextmanager
+def within_active_cap(*, user: Any) -> Iterator[None]:
+    """The cap's count and the job it lets in, as one step per user: without it, requests
+    arriving together each count the same jobs and all get in. The user's row is locked
+    until the job's row commits (PostgreSQL); SQLite's write transactions already take
+    turns (tanka/settings.py, `IMMEDIATE`). Costs nothing when the cap is off."""
+    if settings.JOBS_MAX_ACTIVE_PER_USER <= 0 or user is None:
+        yield
+        return
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk").first()
+        check_active_cap(user=user)
+        yield
+
+
 def job_test_start(
     *,
     owner: Any,
@@ -43,14 +61,16 @@ def job_test_start(
     payload: dict[str, Any] | None = None,
     delay: float = 0,
 ) -> Job:
-    return engine.enqueue(
-        engine.get_task(TEST_TASK).using(queue=queue),
-        owner=owner,
-        delay=delay or None,
-        duration=duration,
-        fail=fail,
-        payload=payload or {},
-    )
+    """The self-test job, within the caller's active-job cap (429 past it)."""
+    with within_active_cap(user=owner):
+        return engine.enqueue(
+            engine.get_task(TEST_TASK).using(queue=queue),
+            owner=owner,
+            delay=delay or None,
+            duration=duration,
+            fail=fail,
+            payload=payload or {},
+        )
 
 
 def _conflict(job: Job, only: str) -> ConflictError:
@@ -80,9 +100,10 @@ def job_cancel(*, job: Job) -> Job:
         raise _conflict(job, "Only a job that has not ended can be cancelled")
 
 
-def job_retry(*, job: Job) -> Job:
+def job_retry(*, job: Job, capped: bool = False) -> Job:
     """Queue a failed job again with its task's retries renewed (its attempts go on
-    counting); a job in any other state is a 409.
+    counting); a job in any other state is a 409. `capped` (the API's retry) keeps it within
+    its owner's active-job cap (429 past it); an operator's requeue is not capped.
 
     Redis being down leaves it `failed` (with that reason) and raises a 503.
     """
@@ -90,7 +111,8 @@ def job_retry(*, job: Job) -> Job:
         task_ = engine.get_task(job.name)
     except LookupError:
         raise ConflictError(f"This job's task {job.name!r} no longer exists.") from None
-    with transaction.atomic():
+    cap = within_active_cap(user=job.owner) if capped else contextlib.nullcontext()
+    with cap, transaction.atomic():
         if lifecycle.reopen(job, retries=task_.retries) is None:
             raise _conflict(job, "Only a failed job can be retried")
         transaction.on_commit(lambda: engine.push(job, task_))

@@ -41,7 +41,6 @@ class JobTestView(APIView):
     def post(self, request: Request) -> Response:
         serializer = JobTestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.check_active_cap(user=request.user)
         job = services.job_test_start(owner=request.user, **serializer.validated_data)
         accepted = "scheduled" if job.status == JobStatus.SCHEDULED else "queued"
         return Response(
@@ -101,7 +100,5 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         throttle_classes=[AnonRateThrottle, UserRateThrottle, JobsRateThrottle],
     )
     def retry(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        job = self.get_object()
-        services.check_active_cap(user=request.user)
-        job = services.job_retry(job=job)
+        job = services.job_retry(job=self.get_object(), capped=True)
         return Response(JobSerializer(job).data)

@@ -350,3 +350,54 @@ def test_retry_counts_against_the_jobs_rate_limit(owner_client, user, settings):
     answers = [owner_client.post(f"/api/v1/jobs/{job.id}/retry").status_code for job in jobs]
 
     assert answers == [409, 409, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_arriving_together_never_take_a_user_past_the_active_job_cap(
+    user, settings, monkeypatch
+):
+    """Each request counts the user's active jobs and then adds one: without a step per user,
+    requests arriving together all count the same jobs and all get in."""
+    import threading
+
+    from django.db import connection, connections
+
+    from apps.core.exceptions import RateLimitedError
+    from apps.jobs import engine
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's write transactions take turns; its test database is per thread")
+    settings.JOBS_MAX_ACTIVE_PER_USER = 3
+    arrived = threading.Barrier(8)
+    counted = threading.Barrier(8, timeout=2)
+    real_enqueue = engine.enqueue
+
+    def enqueue_after_everyone_counted(*args, **kwargs):
+        # Widen the race: every request has counted before any adds its job. With the cap
+        # held per user, the others wait at the lock instead and this barrier times out.
+        try:
+            counted.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return real_enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "enqueue", enqueue_after_everyone_counted)
+    outcomes: list[str] = []
+
+    def request() -> None:
+        arrived.wait()
+        try:
+            job_test_start(owner=user)
+            outcomes.append("accepted")
+        except RateLimitedError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["accepted"] * 3 + ["refused"] * 5
+    assert Job.objects.filter(owner=user).count() == 3
