@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from devstack.topology import Topology
 
 # Tanka's rows measured again beside the idle streams.
 STREAM_ROWS = ("health_live", "memories_list_hit", "memory_detail", "memory_create")
+STREAM_CYCLES = 3
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -100,28 +102,39 @@ def extra_rows(
                 before_each=before_each, log=log,
             )["http"]["nginx"]  # fmt: skip
 
-        with streams.IdleStreams(topology.base_url, tokens) as idle:
-            beside = rows_through_nginx()
-            burst = idle.burst(streams.publisher(user_ids))
-            open_seconds = idle.open_seconds
-        # The same rows again once the streams are closed: "without" is the mean of the rows
-        # before and after, so a drift of the machine during the run counts on both sides.
-        log("the same rows with the streams closed")
-        after = rows_through_nginx()
+        # Beside the streams and without them, in turn, `cycles` times: a row is compared with
+        # itself measured around the same minutes (the first "without" is the row measured
+        # before), so the machine's drift during the run counts on both sides.
+        cycles = 1 if args.quick else STREAM_CYCLES
         before = own["http"].get("nginx", {})
+        without: list[dict[str, Any]] = [before]
+        beside: list[dict[str, Any]] = []
+        for cycle in range(cycles):
+            with streams.IdleStreams(topology.base_url, tokens) as idle:
+                log(f"{args.streams} streams open (cycle {cycle + 1} of {cycles})")
+                beside.append(rows_through_nginx())
+                if cycle == 0:
+                    burst = idle.burst(streams.publisher(user_ids))
+                    open_seconds = idle.open_seconds
+            log("the same rows with the streams closed")
+            without.append(rows_through_nginx())
+
+        def rounds(measured: list[dict[str, Any]], name: str) -> list[float]:
+            return [figures[name]["rps"] for figures in measured if name in figures]
+
         extras["streams"] = {
             "streams": args.streams,
             "open_seconds": round(open_seconds, 1),
             "burst": burst,
             "rows": {
                 name: {
-                    "before": before[name]["rps"],
-                    "after": after[name]["rps"],
-                    "without": round((before[name]["rps"] + after[name]["rps"]) / 2, 1),
-                    "beside": beside[name]["rps"],
+                    "without": statistics.median(rounds(without, name)),
+                    "beside": statistics.median(rounds(beside, name)),
+                    "without_rounds": rounds(without, name),
+                    "beside_rounds": rounds(beside, name),
                 }
                 for name in STREAM_ROWS
-                if name in before and name in after
+                if rounds(without, name) and rounds(beside, name)
             },
         }
         log(f"streams: {extras['streams']}")

@@ -127,21 +127,23 @@ def streams_lines(streams: dict[str, Any] | None) -> list[str]:
         f"{burst['p50_seconds']} s; goal: all within {BURST_GOAL_SECONDS} s: "
         f"{'met' if delivered else 'NOT met'}).",
         "",
-        "Without streams is the mean of the row measured before they opened and again after "
-        "they closed.",
+        "Each row was measured with the streams open and with them closed, in turn (the first "
+        "without them is the row measured before they opened); medians, with the rounds in "
+        "brackets.",
         "",
-        "| workload | req/s without streams (before / after) | req/s beside them | ratio | "
+        "| workload | req/s without streams | req/s beside them | ratio | "
         f"goal >= {STREAMS_GOAL_RATIO} |",
         "|---|---:|---:|---:|---|",
     ]
     for name, row in streams["rows"].items():
         ratio = row["beside"] / row["without"] if row["without"] else 0
         verdict = "met" if ratio >= STREAMS_GOAL_RATIO else "NOT met"
-        either = f" ({_number(row['before'])} / {_number(row['after'])})" if "after" in row else ""
-        lines.append(
-            f"| `{LABELS[name]}` | {_number(row['without'])}{either} | "
-            f"{_number(row['beside'])} | {ratio:.2f} | {verdict} |"
-        )
+        cells = []
+        for key in ("without", "beside"):
+            each = row.get(f"{key}_rounds") or []
+            spread = f" ({' / '.join(_number(v) for v in each)})" if len(each) > 1 else ""
+            cells.append(f"{_number(row[key])}{spread}")
+        lines.append(f"| `{LABELS[name]}` | {cells[0]} | {cells[1]} | {ratio:.2f} | {verdict} |")
     return lines
 
 

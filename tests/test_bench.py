@@ -154,16 +154,16 @@ def test_the_streams_section_judges_each_row_and_the_burst():
                 },  # fmt: skip
                 "rows": {
                     "health_live": {
-                        "before": 4200,
-                        "after": 3800,
                         "without": 4000,
                         "beside": 3900,
-                    },  # fmt: skip
+                        "without_rounds": [4200, 4000, 3800],
+                        "beside_rounds": [3900, 3950],
+                    },
                     "memory_create": {"without": 200, "beside": 150},
                 },
             }
         )
     )
     assert "reached 1,000 of 1,000 in 2.4 s" in lines and "within 2.0 s: NOT met" in lines
-    assert "| 4000 (4200 / 3800) | 3900 | 0.97 | met |" in lines
+    assert "| 4000 (4200 / 4000 / 3800) | 3900 (3900 / 3950) | 0.97 | met |" in lines
     assert "| 200 | 150 | 0.75 | NOT met |" in lines
