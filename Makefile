@@ -41,7 +41,7 @@ $(VENV)/.bench-installed: $(STAMP) requirements/bench.txt
 	$(BIN)/python -m pip install --quiet -r requirements/bench.txt
 	touch $@
 
-## bench: the benchmark (about 12 minutes); writes bench/results/ and bench/RESULTS.md
+## bench: the benchmark (about 15 minutes); writes bench/results/ and bench/RESULTS.md
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
