@@ -1,15 +1,18 @@
-"""One row inserted the way the ORM would, with its statement built once per model.
+"""The hottest reads and writes, with their statements built once per process.
 
-The ORM compiles an INSERT anew on every `save()`; on the hottest writes (a job row for
-every enqueue, a memory for every create) the compilation and its bookkeeping cost more
-than the statement (bench/RESULTS.md). Signals are not sent: use it only for models that
-have no receivers.
+The ORM compiles a statement anew on every `save()`, `.first()` or `.update()`; on the
+writes and reads every create and every job makes (a memory and its job row inserted, the
+job's row and its memory read and written by the worker), the compilation and its
+bookkeeping cost more than the statement itself (bench/RESULTS.md). What the ORM would do
+is kept: the same SQL, the same value preparation and conversion. Signals are not sent: use
+these only for models that have no receivers.
 """
 
 import functools
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import Any, NamedTuple, TypeVar
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 M = TypeVar("M", bound=models.Model)
 
@@ -27,11 +30,81 @@ def insert(instance: M) -> M:
     """INSERT `instance` (its primary key set already, as our UUID keys are) and mark it
     saved; automatic fields (`auto_now_add`, `auto_now`) are filled as `save()` fills them."""
     sql, fields = _insert_statement(type(instance))
-    params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
-    with connection.cursor() as cursor:
+    # The wrapper itself, not the `connection` proxy: each field reads it several times.
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    params = [field.get_db_prep_save(field.pre_save(instance, True), wrapper) for field in fields]
+    with wrapper.cursor() as cursor:
         cursor.execute(sql, params)
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = wrapper.alias
     return instance
+
+
+class _CompiledRead(NamedTuple):
+    sql: str
+    compiler: Any
+    converters: dict[int, Any]
+    names: list[str]
+
+
+@functools.cache
+def _read_statement(model: type[models.Model], fields: tuple[str, ...]) -> _CompiledRead:
+    queryset = model._default_manager.only(*fields)
+    queryset.query.clear_ordering(force=True)
+    compiler = queryset.query.get_compiler(DEFAULT_DB_ALIAS)
+    sql, _ = compiler.as_sql()
+    quote = connection.ops.quote_name
+    sql += f" WHERE {quote(model._meta.db_table)}.{quote(model._meta.pk.column)} = %s"
+    columns = [column for column, _, _ in compiler.select]
+    return _CompiledRead(
+        sql, compiler, compiler.get_converters(columns), [c.target.attname for c in columns]
+    )
+
+
+def get_by_pk(model: type[M], pk: Any, fields: Iterable[str]) -> M | None:
+    """The row `pk` of `model` with only `fields` loaded (deferred ones load on access, as
+    with `.only()`), or None."""
+    read = _read_statement(model, tuple(fields))
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    with wrapper.cursor() as cursor:
+        cursor.execute(read.sql, [model._meta.pk.get_db_prep_value(pk, wrapper)])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    if read.converters:
+        rows = list(read.compiler.apply_converters(rows, read.converters))
+    return model.from_db(DEFAULT_DB_ALIAS, read.names, rows[0])
+
+
+@functools.cache
+def _update_statement(
+    model: type[models.Model], columns: tuple[str, ...], where: tuple[str, ...]
+) -> str:
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+    conditions = " AND ".join(f"{quote(column)} = %s" for column in where)
+    return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {conditions}"
+
+
+def update_where(model: type[models.Model], where: dict[str, Any], **values: Any) -> int:
+    """`model.objects.filter(**where).update(**values)` for equality conditions, built once
+    per shape: the number of rows changed. As with `.update()`, `auto_now` fields are not
+    touched unless given."""
+    meta = model._meta
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    set_fields = [meta.get_field(name) for name in values]
+    where_fields = [meta.pk if name == "pk" else meta.get_field(name) for name in where]
+    sql = _update_statement(
+        model, tuple(f.column for f in set_fields), tuple(f.column for f in where_fields)
+    )
+    params = [
+        f.get_db_prep_save(value, wrapper)
+        for f, value in zip(set_fields, values.values(), strict=True)
+    ]
+    params += [
+        f.get_db_prep_value(value, wrapper, prepared=False)
+        for f, value in zip(where_fields, where.values(), strict=True)
+    ]
+    with wrapper.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -18,6 +18,7 @@ Arguments and results are JSON (never pickles), so the admin shows them as they 
 """
 
 import contextlib
+import functools
 import inspect
 import json
 import logging
@@ -110,6 +111,8 @@ class Task:
 
     def using(self, *, queue: str | None = None, timeout: int | None = None) -> "Task":
         """The same task with another queue or time limit for one enqueue."""
+        if queue in (None, self.queue) and timeout in (None, self.timeout):
+            return self
         changed = replace(
             self,
             queue=queue if queue is not None else self.queue,
@@ -121,7 +124,7 @@ class Task:
     def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Fail at enqueue time, in the caller, rather than later in a worker."""
         try:
-            inspect.signature(self.func).bind(*args, **kwargs)
+            _signature(self.func).bind(*args, **kwargs)
         except TypeError as exc:
             raise TaskArgumentError(f"task {self.name!r}: {exc}") from None
         labelled = [(f"argument {i}", value) for i, value in enumerate(args)]
@@ -137,6 +140,8 @@ class Task:
 
 
 _registry: dict[str, Task] = {}
+# A task's signature, read once: every enqueue checks its arguments against it.
+_signature = functools.cache(inspect.signature)
 
 
 def _validate(task_: Task) -> None:

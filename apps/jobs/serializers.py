@@ -5,6 +5,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from apps.core.fields import JSONObjectField, StrictBooleanField, StrictFloatField
+from apps.core.serializers import FieldsBuiltOnce
 from apps.jobs.models import Job
 from apps.jobs.tasks import TEST_MAX_DURATION
 
@@ -12,7 +13,7 @@ MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_DELAY_SECONDS = 24 * 3600
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """A job as its owner sees it (docs/api.md, "Jobs"); the traceback stays in the admin."""
 
     error = serializers.CharField(allow_null=True, read_only=True)
@@ -46,7 +47,7 @@ class JobSerializer(serializers.ModelSerializer):
         return data
 
 
-class JobTestInputSerializer(serializers.Serializer):
+class JobTestInputSerializer(FieldsBuiltOnce, serializers.Serializer):
     duration = StrictFloatField(min_value=0, max_value=TEST_MAX_DURATION, default=0)
     fail = StrictBooleanField(default=False)
     queue = serializers.ChoiceField(choices=[], default="default")
@@ -69,6 +70,6 @@ class JobTestInputSerializer(serializers.Serializer):
         return value
 
 
-class JobAcceptedSerializer(serializers.Serializer):
+class JobAcceptedSerializer(FieldsBuiltOnce, serializers.Serializer):
     job_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["queued", "scheduled"])

@@ -58,7 +58,7 @@ class HashingEmbedder:
             self._add(vector, word, 1.0)
         for first, second in zip(words, words[1:], strict=False):
             self._add(vector, f"{first} {second}", self.bigram_weight)
-        norm = math.sqrt(sum(x * x for x in vector))
+        norm = math.hypot(*vector)
         return [x / norm for x in vector] if norm else vector
 
 

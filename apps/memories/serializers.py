@@ -4,6 +4,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.fields import JSONObjectField, StrictCharField
+from apps.core.serializers import FieldsBuiltOnce
 from apps.memories.models import Memory, MemoryType
 
 MAX_CONTENT = 10_000
@@ -12,7 +13,7 @@ MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
 
 
-class MemorySerializer(serializers.ModelSerializer):
+class MemorySerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """Input and output of a memory. On PUT, optional fields left out return to their
     defaults (the field defaults below apply to full writes only)."""
 

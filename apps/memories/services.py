@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from apps.core.cache import invalidate
-from apps.core.db import insert
+from apps.core.db import get_by_pk, insert, update_where
 from apps.core.pubsub import publish
 from apps.memories.embeddings import get_embedder, pack
 from apps.memories.models import EMBEDDING_TASK, EmbeddingStatus, Memory, MemoryType
@@ -110,14 +110,18 @@ def memory_embed(*, memory_id: str) -> Memory | None:
 
     No lock and no transaction: the write is a compare-and-set on the content the embedding
     was computed from, and touches the embedding's two fields only, so a change committed
-    meanwhile stays and one read and one write cost the job a single commit."""
-    memory = Memory.objects.filter(pk=memory_id).only("id", "owner_id", "content").first()
+    meanwhile stays and one read and one write cost the job a single commit. Both run once
+    per create, so their statements are built once (`apps/core/db.py`)."""
+    memory = get_by_pk(Memory, memory_id, ("id", "owner_id", "content"))
     if memory is None:
         return None
     memory.embedding = pack(get_embedder().embed(memory.content))
     memory.embedding_status = EmbeddingStatus.READY
-    stored = Memory.objects.filter(pk=memory_id, content=memory.content).update(
-        embedding=memory.embedding, embedding_status=memory.embedding_status
+    stored = update_where(
+        Memory,
+        {"pk": memory.pk, "content": memory.content},
+        embedding=memory.embedding,
+        embedding_status=memory.embedding_status,
     )
     if not stored:
         return None
