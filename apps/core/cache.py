@@ -23,6 +23,9 @@ from django.conf import settings
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from apps.core import pubsub
+from apps.core.redis_clients import queue_redis
+
 logger = logging.getLogger("tanka.cache")
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
@@ -47,10 +50,39 @@ def _generation_key(namespace: str) -> str:
     return f"tanka:gen:{namespace}"
 
 
+# KEYS[1] a generation; ARGV[1] the cache's database. A script's SELECT changes only the
+# script's own database, so the bump can ride in a round trip made on the queue's database.
+_BUMP_IN_CACHE_DB = "redis.call('SELECT', ARGV[1]) return redis.call('INCR', KEYS[1])"
+_SAME_SERVER = ("host", "port", "path", "username", "password")
+
+
+@functools.cache
+def _database_beside_the_queue() -> int | None:
+    """The cache's database number when the cache and the queue's client share one Redis
+    server (as the settings make them), else None."""
+    cache = _client().connection_pool.connection_kwargs
+    queue = queue_redis().connection_pool.connection_kwargs
+    if any(cache.get(name) != queue.get(name) for name in _SAME_SERVER):
+        return None
+    return int(cache.get("db", 0))
+
+
+def _bump(key: str, database: int, pipeline: Any) -> None:
+    pipeline.eval(_BUMP_IN_CACHE_DB, 1, key, database)
+
+
 def invalidate(namespace: str) -> None:
-    """Make every cached entry of `namespace` unreachable. Call it on commit of a write."""
+    """Make every cached entry of `namespace` unreachable. Call it on commit of a write.
+
+    Inside an event batch (each API request, each job: apps/core/pubsub.py) the bump leaves
+    with the batch's round trip, before the request answers or the job is recorded done,
+    instead of costing a round trip of its own."""
+    key = _generation_key(namespace)
+    database = _database_beside_the_queue()
+    if database is not None and pubsub.defer(functools.partial(_bump, key, database)):
+        return
     try:
-        _client().incr(_generation_key(namespace))
+        _client().incr(key)
     except RedisError as exc:
         # The old entries stay reachable until their TTL once Redis is back; say so loudly.
         logger.warning("cache invalidation of %s failed: %s", namespace, exc)

@@ -16,15 +16,16 @@ Events are best effort: a client that needs the truth reads the resource again, 
 failure is logged and never fails the write that caused the event. Publish after the write
 commits (`publish_on_commit`), so a rolled-back write announces nothing.
 
-Inside `batched()` (each API request, each job a worker runs) events wait and leave together
-in one round trip at its end, or earlier in the round trip of whoever takes them
+Inside `batched()` (each API request, each job a worker runs) events, and the other writes
+that join them (`defer`: the cache's invalidations, apps/core/cache.py), wait and leave
+together in one round trip at its end, or earlier in the round trip of whoever takes them
 (`add_batched`: the hand-over of a job to its queue, a worker's bookkeeping of a finished
 job), so announcing costs a request or a job no round trip of its own.
 """
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
@@ -53,8 +54,8 @@ redis.call('PUBLISH', ARGV[3], ARGV[4])
 return id
 """
 
-# (user id, event name, message) waiting for the end of the current batch.
-Pending = list[tuple[Any, str, str]]
+# Writes waiting for the end of the current batch, each adding its commands to a pipeline.
+Pending = list[Callable[[Any], None]]
 _pending: ContextVar[Pending | None] = ContextVar("tanka_events_pending", default=None)
 
 
@@ -76,12 +77,21 @@ def publish(*, user_id: Any, event: str, object_id: Any) -> str | None:
             "at": timezone.now().isoformat().replace("+00:00", "Z"),
         }
     )
-    pending = _pending.get()
-    if pending is not None:
-        pending.append((user_id, event, message))
+    write = partial(_add_event, user_id, event, message)
+    if defer(write):
         return None
-    ids = _send([(user_id, event, message)])
+    ids = _send([write])
     return ids[0] if ids else None
+
+
+def defer(write: Callable[[Any], None]) -> bool:
+    """Have `write(pipeline)` add its commands to the current batch's round trip (on the
+    queue's Redis connection): True, or False outside a batch, where the caller writes now."""
+    pending = _pending.get()
+    if pending is None:
+        return False
+    pending.append(write)
+    return True
 
 
 def publish_on_commit(*, user_id: Any, event: str, object_id: Any) -> None:
@@ -92,16 +102,18 @@ def publish_on_commit(*, user_id: Any, event: str, object_id: Any) -> None:
 
 
 def add_batched(pipeline: Any) -> None:
-    """Move the current batch's events into `pipeline`, which its caller executes."""
+    """Move the current batch's writes into `pipeline`, which its caller executes."""
     pending = _pending.get()
     if pending:
-        _add(pipeline, pending)
+        for write in pending:
+            write(pipeline)
         pending.clear()
 
 
 @contextmanager
 def batched() -> Iterator[None]:
-    """Hold the events published inside until the block ends, then send them at once."""
+    """Hold the events published (and writes deferred) inside until the block ends, then
+    send them at once."""
     pending: Pending = []
     token = _pending.set(pending)
     try:
@@ -112,29 +124,30 @@ def batched() -> Iterator[None]:
             _send(pending)
 
 
-def _add(pipeline: Any, events: Pending) -> None:
+def _add_event(user_id: Any, event: str, message: str, pipeline: Any) -> None:
     # EVAL rather than EVALSHA: a pipeline that uses a registered script first asks Redis
     # whether it knows it, a round trip of its own.
-    for user_id, event, message in events:
-        pipeline.eval(
-            _PUBLISH,
-            1,
-            user_stream(user_id),
-            STREAM_KEEP,
-            STREAM_TTL,
-            user_channel(user_id),
-            message,
-            event,
-        )
+    pipeline.eval(
+        _PUBLISH,
+        1,
+        user_stream(user_id),
+        STREAM_KEEP,
+        STREAM_TTL,
+        user_channel(user_id),
+        message,
+        event,
+    )
 
 
-def _send(events: Pending) -> list[str]:
-    """The events in one round trip; their stream ids (none when Redis failed)."""
+def _send(writes: Pending) -> list[str]:
+    """The writes in one round trip; their replies (an event's is its stream id), none when
+    Redis failed."""
     try:
         with queue_redis().pipeline(transaction=False) as pipeline:
-            _add(pipeline, events)
+            for write in writes:
+                write(pipeline)
             ids = pipeline.execute()
     except redis.RedisError as exc:
-        logger.warning("%d event(s) not published: %s", len(events), exc)
+        logger.warning("%d event(s) or cache invalidation(s) not published: %s", len(writes), exc)
         return []
     return [entry.decode() if isinstance(entry, bytes) else entry for entry in ids]

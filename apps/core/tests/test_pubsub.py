@@ -103,7 +103,7 @@ def test_a_round_trip_made_anyway_takes_the_waiting_events(listener):
 def test_a_batch_with_redis_down_loses_its_events_and_nothing_else(redis_down, caplog):
     with batched():
         publish(user_id=uuid.uuid4(), event="job.updated", object_id=1)
-    assert "1 event(s) not published" in caplog.text
+    assert "1 event(s) or cache invalidation(s) not published" in caplog.text
 
 
 def test_publish_appends_to_the_users_stream_each_entry_naming_the_one_before(redis_queue):
