@@ -44,6 +44,9 @@ from tests.system.load import (
 )
 from tests.system.sse import EventStream
 
+# The database connections each api server process pools.
+POOL_SIZE = 4
+
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("topology")]
 
 PG_ADMIN = os.environ.get("TANKA_TOPOLOGY_PG", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -90,6 +93,7 @@ def topology(tmp_path_factory):
         # never be refused, so every limit is off.
         env={
             "GRANIAN_WORKERS": "2",
+            "DATABASE_POOL_SIZE": str(POOL_SIZE),
             "LOG_FORMAT": "text",
             "EVENTS_PING_SECONDS": "1",
             **NO_RATE_LIMITS,
@@ -332,10 +336,13 @@ def test_a_database_outage_answers_the_json_503_through_nginx(topology, token):
         assert body["error"]["code"] == "SERVICE_UNAVAILABLE", path
 
     def both_answer() -> bool:
-        # nginx takes turns: six answers in a row are both processes answering.
+        # nginx takes turns between the processes, and each process's pool hands out its
+        # idle connections in turn: a connection the outage closed fails the one request
+        # that draws it (a 503) and is dropped. Enough answers in a row for every pooled
+        # connection of both processes to have been drawn.
         statuses = [http_json(f"{topology.base_url}/api/v1/jobs", token=token)[0]
-                    for _ in range(6)]  # fmt: skip
-        return statuses == [200] * 6
+                    for _ in range(2 * POOL_SIZE + 2)]  # fmt: skip
+        return statuses == [200] * len(statuses)
 
     wait_for(both_answer, 120, "the api processes to answer again", interval=1)
     assert topology.dead_children() == []
