@@ -117,24 +117,43 @@ def _refresh_connections(*, just_answered: bool = False) -> None:
                 connection.health_check_done = True
 
 
-# Pops the first waiting job of the queues, in their order, with its hash: RQ's dequeue of a
-# waiting job in one round trip instead of two. Ids whose hash is gone are skipped, as RQ does.
+# Pops the first waiting job of the queues, in their order, with its hash and the number of
+# jobs still waiting: RQ's dequeue of a waiting job in one round trip instead of two. Ids whose
+# hash is gone are skipped, as RQ does.
 _POP_WITH_HASH = """
+local found
 for _, queue_key in ipairs(KEYS) do
-    while true do
+    while not found do
         local job_id = redis.call('LPOP', queue_key)
         if not job_id then break end
         local fields = redis.call('HGETALL', ARGV[1] .. job_id)
-        if #fields > 0 then return {queue_key, job_id, fields} end
+        if #fields > 0 then found = {queue_key, job_id, fields} end
     end
 end
-return false
+if not found then return false end
+local waiting = 0
+for _, queue_key in ipairs(KEYS) do waiting = waiting + redis.call('LLEN', queue_key) end
+found[4] = waiting
+return found
 """
 
 
+class _LastDequeue:
+    """What this worker process's last dequeue saw of its queues."""
+
+    # Nothing was left waiting: the next dequeue blocks at once, rather than first trying
+    # the pop that would find nothing.
+    ran_dry = False
+    # The queues it listened to, for the count after a blocking pop.
+    keys: list[str] = []
+
+
 class TankaQueue(DjangoRQ):
-    """django-rq's queue (settings.RQ["QUEUE_CLASS"]); a worker takes a waiting job and its
-    hash in one round trip, and blocks (RQ's own way) only when every queue is empty."""
+    """django-rq's queue (settings.RQ["QUEUE_CLASS"]). A worker takes a waiting job and its
+    hash in one round trip; when its last dequeue left nothing waiting (a worker keeping up)
+    it blocks at once, RQ's own way, and then takes the job's hash with the count of the jobs
+    waiting behind it in one more: two round trips a job either way, where trying the pop
+    first made it three."""
 
     @classmethod
     def dequeue_any(  # type: ignore[override]
@@ -147,18 +166,55 @@ class TankaQueue(DjangoRQ):
         death_penalty_class: Any = None,
     ) -> tuple[Job, Queue] | None:
         queues = list(queues)
-        popped = connection.register_script(_POP_WITH_HASH)(
-            keys=[queue.key for queue in queues], args=[Job.redis_job_namespace_prefix]
-        )
-        if not popped:
-            return super().dequeue_any(
-                queues, timeout, connection, job_class, serializer, death_penalty_class
+        keys = [queue.key for queue in queues]
+        if not _LastDequeue.ran_dry:
+            popped = connection.register_script(_POP_WITH_HASH)(
+                keys=keys, args=[Job.redis_job_namespace_prefix]
             )
-        queue_key, job_id, fields = popped
-        job_class = job_class or Job
-        job = job_class(job_id.decode(), connection=connection, serializer=serializer)
-        job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
-        queue = next(q for q in queues if q.key == queue_key.decode())
+            if popped:
+                queue_key, job_id, fields, waiting = popped
+                _LastDequeue.ran_dry = not waiting
+                job = (job_class or Job)(
+                    job_id.decode(), connection=connection, serializer=serializer
+                )
+                job.restore(dict(zip(fields[::2], fields[1::2], strict=True)))
+                queue = next(q for q in queues if q.key == queue_key.decode())
+                return job, queue
+        _LastDequeue.ran_dry, _LastDequeue.keys = True, keys
+        return super().dequeue_any(
+            queues, timeout, connection, job_class, serializer, death_penalty_class
+        )
+
+    @classmethod
+    def _fetch_dequeued_job(  # type: ignore[override]
+        cls,
+        connection: Any,
+        queue_key: str,
+        job_id: str,
+        job_class: type[Job] | None = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
+    ) -> tuple[Job, Queue] | None:
+        """After RQ's blocking pop: the job's hash, and whether more jobs wait behind it, in
+        one round trip. A job whose hash is gone is skipped (None), as RQ does."""
+        job_class = job_class or cls.job_class
+        queue = cls.from_queue_key(
+            queue_key,
+            connection=connection,
+            job_class=job_class,
+            serializer=serializer,
+            death_penalty_class=death_penalty_class,
+        )
+        with connection.pipeline(transaction=False) as pipeline:
+            pipeline.hgetall(job_class.redis_job_namespace_prefix + job_id)
+            for key in _LastDequeue.keys:
+                pipeline.llen(key)
+            fields, *waiting = pipeline.execute()
+        _LastDequeue.ran_dry = not any(waiting)
+        if not fields:
+            return None
+        job = job_class(job_id, connection=connection, serializer=serializer)
+        job.restore(fields)
         return job, queue
 
 
@@ -426,70 +482,57 @@ class TankaWorker(SimpleWorker):
 
 
 class _Watchdog(threading.Thread):
-    """The worker's second thread, for its whole life. While a job runs it marks the row of
-    a job still running after `runner.CLAIM_AFTER` seconds `running`, heartbeats at the
-    worker's monitoring interval, and gives up on a job past its hard time limit."""
+    """The worker's second thread, for its whole life. Every `TICK` seconds it looks at the
+    job running: it marks the row of a job still running after `runner.CLAIM_AFTER` seconds
+    `running`, heartbeats at the worker's monitoring interval, and gives up on a job past its
+    hard time limit. Starting and ending a job only sets an attribute, so a short job costs
+    this thread nothing (a condition notified at both ends woke it twice per job)."""
+
+    TICK = 0.05
 
     def __init__(self, worker: TankaWorker) -> None:
         super().__init__(name=f"watchdog-{worker.name}", daemon=True)
         self.worker = worker
-        self._changed = threading.Condition()
         self._watched: tuple[Job, Queue, Execution, float] | None = None
-        self._generation = 0
 
     def watch(self, job: Job, queue: Queue, execution: Execution) -> None:
-        with self._changed:
-            self._watched = (job, queue, execution, time.monotonic())
-            self._generation += 1
-            self._changed.notify()
+        self._watched = (job, queue, execution, time.monotonic())
 
     def release(self) -> None:
-        with self._changed:
-            self._watched = None
-            self._generation += 1
-            self._changed.notify()
+        self._watched = None
 
     def run(self) -> None:
+        followed: _Followed | None = None
         while True:
-            with self._changed:
-                while self._watched is None:
-                    self._changed.wait()
-                watched, generation = self._watched, self._generation
-            self._follow(*watched, generation)
-
-    def _wait_until(self, moment: float, generation: int) -> bool:
-        """Sleep until `moment`; False as soon as the job is released."""
-        with self._changed:
-            while self._generation == generation:
-                left = moment - time.monotonic()
-                if left <= 0:
-                    return True
-                self._changed.wait(left)
-            return False
-
-    def _follow(
-        self, job: Job, queue: Queue, execution: Execution, began: float, generation: int
-    ) -> None:
-        if not self._wait_until(began + runner.CLAIM_AFTER, generation):
-            return
-        try:
-            runner.claim_current(job.id)
-        except Exception:
-            logger.exception("job %s: could not mark it running", job.id)
-        finally:
-            # This thread touches the database once per long job: hold no connection between.
-            connections.close_all()
-        timeout = job.timeout or 0
-        hard_limit_at = began + timeout + settings.JOBS_HARD_LIMIT_GRACE if timeout > 0 else None
-        beat_at = began
-        while True:
-            beat_at += self.worker.job_monitoring_interval
-            moment = beat_at if hard_limit_at is None else min(beat_at, hard_limit_at)
-            if not self._wait_until(moment, generation):
+            time.sleep(self.TICK)
+            watched = self._watched
+            if watched is None:
+                followed = None
+                continue
+            if followed is None or followed.watched is not watched:
+                followed = _Followed(watched, self.worker.job_monitoring_interval)
+            if not self._look(followed):
                 return
-            if hard_limit_at is not None and time.monotonic() >= hard_limit_at:
-                self._give_up(job, queue, execution, timeout)
-                return
+
+    def _look(self, followed: "_Followed") -> bool:
+        """Act on the followed job as its time requires; False once the worker must exit."""
+        job, queue, execution, began = followed.watched
+        now = time.monotonic()
+        if not followed.claimed and now >= began + runner.CLAIM_AFTER:
+            followed.claimed = True
+            try:
+                runner.claim_current(job.id)
+            except Exception:
+                logger.exception("job %s: could not mark it running", job.id)
+            finally:
+                # This thread touches the database once per long job: hold no connection.
+                connections.close_all()
+        if followed.hard_limit_at is not None and now >= followed.hard_limit_at:
+            if self._watched is followed.watched:
+                self._give_up(job, queue, execution, job.timeout or 0)
+                return False
+        if now >= followed.beat_at and self._watched is followed.watched:
+            followed.beat_at = now + self.worker.job_monitoring_interval
             try:
                 self.worker.maintain_heartbeats(job, execution)
             except REDIS_DOWN as exc:
@@ -498,6 +541,7 @@ class _Watchdog(threading.Thread):
                 )
             except Exception:
                 logger.exception("worker %s: heartbeat failed", self.worker.name)
+        return True
 
     def _give_up(self, job: Job, queue: Queue, execution: Execution, timeout: int) -> None:
         worker = self.worker
@@ -509,3 +553,17 @@ class _Watchdog(threading.Thread):
             worker.register_death()
         finally:
             os._exit(EXIT_HARD_LIMIT)
+
+
+class _Followed:
+    """One job as the watchdog follows it: when it is due to heartbeat, when it overruns."""
+
+    def __init__(self, watched: tuple[Job, Queue, Execution, float], interval: float) -> None:
+        self.watched = watched
+        job, _, _, began = watched
+        self.claimed = False
+        self.beat_at = began + interval
+        timeout = job.timeout or 0
+        self.hard_limit_at = (
+            began + timeout + settings.JOBS_HARD_LIMIT_GRACE if timeout > 0 else None
+        )
