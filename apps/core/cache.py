@@ -74,9 +74,9 @@ def _bump(key: str, database: int, pipeline: Any) -> None:
 def invalidate(namespace: str) -> None:
     """Make every cached entry of `namespace` unreachable. Call it on commit of a write.
 
-    Inside an event batch (each API request, each job: apps/core/pubsub.py) the bump leaves
-    with the batch's round trip, before the request answers or the job is recorded done,
-    instead of costing a round trip of its own."""
+    Inside an API request the bump leaves with the request's batch of events, in the round
+    trip of the job's hand-over or at the end, before the request answers, instead of
+    costing a round trip of its own (apps/core/pubsub.py, `batched`)."""
     key = _generation_key(namespace)
     database = _database_beside_the_queue()
     if database is not None and pubsub.defer(functools.partial(_bump, key, database)):

@@ -52,7 +52,7 @@ class RequestContextMiddleware:
         user_token = user_id_var.set("-")
         redis_token = redis_clients.request_started()
         try:
-            with pubsub.batched():
+            with pubsub.batched(writes=True):
                 response = self.get_response(request)
             elapsed = time.perf_counter() - started
             response["X-Request-ID"] = request_id

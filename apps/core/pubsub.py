@@ -16,9 +16,9 @@ Events are best effort: a client that needs the truth reads the resource again, 
 failure is logged and never fails the write that caused the event. Publish after the write
 commits (`publish_on_commit`), so a rolled-back write announces nothing.
 
-Inside `batched()` (each API request, each job a worker runs) events, and the other writes
-that join them (`defer`: the cache's invalidations, apps/core/cache.py), wait and leave
-together in one round trip at its end, or earlier in the round trip of whoever takes them
+Inside `batched()` (each API request, each job a worker runs) events, and in a request the
+other writes that join them (`defer`: the cache's invalidations, apps/core/cache.py), wait
+and leave together in one round trip at its end, or earlier in the round trip of whoever takes them
 (`add_batched`: the hand-over of a job to its queue, a worker's bookkeeping of a finished
 job), so announcing costs a request or a job no round trip of its own.
 """
@@ -57,6 +57,8 @@ return id
 # Writes waiting for the end of the current batch, each adding its commands to a pipeline.
 Pending = list[Callable[[Any], None]]
 _pending: ContextVar[Pending | None] = ContextVar("tanka_events_pending", default=None)
+# Whether the current batch also takes other writes (`defer`).
+_takes_writes: ContextVar[bool] = ContextVar("tanka_batch_takes_writes", default=False)
 
 
 def user_channel(user_id: Any) -> str:
@@ -78,7 +80,7 @@ def publish(*, user_id: Any, event: str, object_id: Any) -> str | None:
         }
     )
     write = partial(_add_event, user_id, event, message)
-    if defer(write):
+    if _hold(write):
         return None
     ids = _send([write])
     return ids[0] if ids else None
@@ -86,7 +88,13 @@ def publish(*, user_id: Any, event: str, object_id: Any) -> str | None:
 
 def defer(write: Callable[[Any], None]) -> bool:
     """Have `write(pipeline)` add its commands to the current batch's round trip (on the
-    queue's Redis connection): True, or False outside a batch, where the caller writes now."""
+    queue's Redis connection): True, or False outside a batch that takes writes, where the
+    caller writes now."""
+    return _takes_writes.get() and _hold(write)
+
+
+def _hold(write: Callable[[Any], None]) -> bool:
+    """Add `write` to the current batch; False outside one."""
     pending = _pending.get()
     if pending is None:
         return False
@@ -111,14 +119,20 @@ def add_batched(pipeline: Any) -> None:
 
 
 @contextmanager
-def batched() -> Iterator[None]:
-    """Hold the events published (and writes deferred) inside until the block ends, then
-    send them at once."""
+def batched(*, writes: bool = False) -> Iterator[None]:
+    """Hold the events published inside until the block ends, then send them at once.
+
+    With `writes`, other writes deferred inside (`defer`) wait too. Only for a block that
+    ends before anyone can see what those writes follow: a request, which sends its batch
+    before it answers. Not a job, whose batch leaves after its row says it is done: a client
+    that sees the job completed must find the cache it invalidated already invalidated."""
     pending: Pending = []
     token = _pending.set(pending)
+    writes_token = _takes_writes.set(writes)
     try:
         yield
     finally:
+        _takes_writes.reset(writes_token)
         _pending.reset(token)
         if pending:
             _send(pending)

@@ -1,5 +1,6 @@
-"""A cache invalidation inside an event batch (each request, each job) leaves with the
-batch's round trip, and lands in the cache's database, not the queue's."""
+"""A cache invalidation inside a request's batch leaves with the batch's round trip and lands
+in the cache's database, not the queue's; inside a job's batch, which leaves only after the
+job's row says it is done, it is made at once."""
 
 import uuid
 
@@ -34,7 +35,7 @@ def test_inside_a_batch_the_bump_waits_for_the_batch_and_then_lands_in_the_cache
     cache, queue = clients
     space = f"test:{uuid.uuid4()}"
 
-    with batched():
+    with batched(writes=True):
         invalidate(space)
         invalidate(space)
         assert cache.get(_generation_key(space)) is None
@@ -46,7 +47,7 @@ def test_a_round_trip_made_anyway_takes_the_waiting_bump(clients):
     cache, queue = clients
     space = f"test:{uuid.uuid4()}"
 
-    with batched():
+    with batched(writes=True):
         invalidate(space)
         with queue.pipeline() as pipeline:
             pipeline.set("tanka:test:trip", 1)
@@ -55,4 +56,14 @@ def test_a_round_trip_made_anyway_takes_the_waiting_bump(clients):
         assert cache.get(_generation_key(space)) == b"1"
         # The pipeline's own commands stayed on the queue's database.
         assert queue.get("tanka:test:trip") == b"1" and cache.get("tanka:test:trip") is None
+    assert cache.get(_generation_key(space)) == b"1"
+
+
+def test_inside_a_jobs_batch_the_bump_is_made_at_once(clients):
+    cache, _ = clients
+    space = f"test:{uuid.uuid4()}"
+
+    with batched():
+        invalidate(space)
+        assert cache.get(_generation_key(space)) == b"1"
     assert cache.get(_generation_key(space)) == b"1"

@@ -2,6 +2,7 @@
 
 import pytest
 
+from apps.jobs import lifecycle
 from apps.jobs.models import Job, JobStatus
 from apps.memories.models import EmbeddingStatus, Memory
 from apps.memories.tasks import generate_embedding
@@ -33,6 +34,26 @@ def test_a_worker_computes_the_embedding(owner_client, run_jobs):
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED
     assert len(Memory.objects.get(pk=memory_id).embedding) == 512 * 4
+
+
+def test_the_cached_memory_is_fresh_by_the_time_its_job_says_completed(
+    owner_client, run_jobs, monkeypatch
+):
+    """A client that waits for the embedding job and then reads the memory sees it ready: the
+    job invalidates the cache before its row says completed, not with its events after."""
+    memory_id = create(owner_client, "remember the milk")
+    assert status_of(owner_client, memory_id) == "pending"  # now cached
+    seen_when_finishing = []
+    finish_unclaimed = lifecycle.finish_unclaimed
+
+    def finishing(job, status, **changes):
+        seen_when_finishing.append(status_of(owner_client, memory_id))
+        return finish_unclaimed(job, status, **changes)
+
+    monkeypatch.setattr(lifecycle, "finish_unclaimed", finishing)
+    run_jobs()
+
+    assert seen_when_finishing == ["ready"]
 
 
 def test_content_changes_requeue_and_other_changes_do_not(owner_client, run_jobs):
