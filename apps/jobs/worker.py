@@ -286,6 +286,11 @@ class TankaWorker(SimpleWorker):
             self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
             job.prepare_for_execution(self.name, pipeline=pipeline)
             pipeline.persist(job.key)
+            if len(self.queues) == 1:
+                # On one queue RQ's blocking pop moves the job into the queue's intermediate
+                # list; RQ's own preparation takes it out there, so its maintenance does not
+                # take it for a job stuck between the two.
+                pipeline.lrem(self.queues[0].intermediate_queue_key, 1, job.id)
             self._beat(ttl, pipeline)
             pipeline.execute()
         return execution
