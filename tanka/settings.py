@@ -154,6 +154,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, whose pool drops connections the server closed (apps/core/postgresql).
+    _db["ENGINE"] = "apps.core.postgresql"
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", 5)
     # A pool pays where threads share connections: the api server (docker/serve.py) asks

@@ -44,7 +44,8 @@ from tests.system.load import (
 )
 from tests.system.sse import EventStream
 
-# The database connections each api server process pools.
+# The server processes of each api process, and the database connections each pools.
+SERVER_PROCESSES = 2
 POOL_SIZE = 4
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("topology")]
@@ -92,7 +93,7 @@ def topology(tmp_path_factory):
         # Rate limits are not what this module is about: its polling and its load test must
         # never be refused, so every limit is off.
         env={
-            "GRANIAN_WORKERS": "2",
+            "GRANIAN_WORKERS": str(SERVER_PROCESSES),
             "DATABASE_POOL_SIZE": str(POOL_SIZE),
             "LOG_FORMAT": "text",
             "EVENTS_PING_SECONDS": "1",
@@ -336,12 +337,11 @@ def test_a_database_outage_answers_the_json_503_through_nginx(topology, token):
         assert body["error"]["code"] == "SERVICE_UNAVAILABLE", path
 
     def both_answer() -> bool:
-        # nginx takes turns between the processes, and each process's pool hands out its
-        # idle connections in turn: a connection the outage closed fails the one request
-        # that draws it (a 503) and is dropped. Enough answers in a row for every pooled
-        # connection of both processes to have been drawn.
+        # Each server process's pool drops the connections the outage closed and connects
+        # again with a backoff; until it has, its requests wait and may time out with a 503.
+        # Enough answers in a row for every server process to have answered.
         statuses = [http_json(f"{topology.base_url}/api/v1/jobs", token=token)[0]
-                    for _ in range(2 * POOL_SIZE + 2)]  # fmt: skip
+                    for _ in range(3 * len(topology.api_ports) * SERVER_PROCESSES)]  # fmt: skip
         return statuses == [200] * len(statuses)
 
     wait_for(both_answer, 120, "the api processes to answer again", interval=1)

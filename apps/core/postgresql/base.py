@@ -1,0 +1,38 @@
+"""Django's PostgreSQL backend, with a pool that drops connections the server has closed
+before it hands them out.
+
+Django gives its psycopg pool either no check or psycopg's own (an empty query: a round
+trip on every request). Without one, each pooled connection that a database restart or
+`pg_terminate_backend` closed fails the one request that draws it, with a 503: up to
+DATABASE_POOL_SIZE failed requests per api server process after the database is back.
+A server that closes a connection first writes its reason to the socket, so an idle
+connection with something to read is, almost always, one the server closed: only those pay
+the round trip (docs/operations.md).
+"""
+
+import select
+
+from django.db.backends.postgresql import base
+from psycopg import OperationalError, pq
+from psycopg_pool import ConnectionPool
+
+
+def check_idle_connection(conn) -> None:
+    """Raise if `conn`, idle in the pool, can no longer be used; a poll of its socket, with
+    psycopg's own check only when the server has written to it."""
+    if conn.closed or conn.pgconn.status != pq.ConnStatus.OK:
+        raise OperationalError("the pooled connection is closed")
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    if poller.poll(0):
+        ConnectionPool.check_connection(conn)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self) -> ConnectionPool | None:
+        pool = super().pool
+        # Django passes its own choice as `check`; a pool's check is read on each checkout.
+        if pool is not None and pool._check is None:
+            pool._check = check_idle_connection
+        return pool
