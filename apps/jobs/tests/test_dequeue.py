@@ -8,7 +8,7 @@ from django.conf import settings
 from rq import Queue
 
 from apps.jobs import worker
-from apps.jobs.worker import TankaQueue
+from apps.jobs.worker import TankaQueue, TankaWorker
 
 
 @pytest.fixture
@@ -74,3 +74,17 @@ def test_a_job_whose_hash_is_gone_is_skipped_either_way(queues, connection, ran_
 
     assert take(queues, connection) == "kept"
     assert take(queues, connection, timeout=None) is None
+
+
+def test_a_worker_on_one_queue_leaves_nothing_of_its_job_in_the_intermediate_list(connection):
+    """On one queue RQ's blocking pop parks the job in the queue's intermediate list; left
+    there, RQ's maintenance would later take it for a job lost between pop and start."""
+    queue = Queue("default", connection=connection)
+    worker._LastDequeue.ran_dry = True
+    put(queue, "j1")
+
+    job, _ = TankaQueue.dequeue_any([queue], 1, connection=connection)
+    assert connection.lrange(queue.intermediate_queue_key, 0, -1) == [b"j1"]
+    TankaWorker(["default"], connection=connection).prepare_execution(job)
+
+    assert connection.lrange(queue.intermediate_queue_key, 0, -1) == []
