@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from rq import Queue
 from rq.command import send_stop_job_command
 from rq.job import Job as RQJob
 
@@ -100,14 +101,19 @@ def test_job_of_a_killed_worker_is_retried_within_the_bound(system_db, owner, st
     assert job.status == "pending"
     assert job.attempts == 1
     assert job.error.startswith("the worker running this job died")
-    # The reconciliation writes the row first, then hands RQ the retry.
-    rq_job = RQJob.fetch(str(job.id), connection=queue_redis())
+    # The reconciliation writes the row first, then hands RQ the retry. RQ writes the retry's
+    # status on its own, before the transaction that saves the job and schedules or queues
+    # it (rq's Job.retry): the job in a registry or queue is what says that transaction ran.
+    connection = queue_redis()
+    queue = Queue("low_priority", connection=connection)
     wait_until(
-        lambda: rq_job.get_status(refresh=True) in ("scheduled", "queued"),
+        lambda: str(job.id) in [*queue.scheduled_job_registry.get_job_ids(), *queue.job_ids],
         timeout=30,
         what="RQ to schedule the retry",
     )
-    assert RQJob.fetch(str(job.id), connection=queue_redis()).retries_left == 1
+    rq_job = RQJob.fetch(str(job.id), connection=connection)
+    assert rq_job.get_status() in ("scheduled", "queued")
+    assert rq_job.retries_left == 1
 
 
 def test_a_running_job_stopped_from_the_dashboard_is_cancelled_and_the_worker_goes_on(
