@@ -12,8 +12,7 @@ def _copy_field(field: Field) -> Field:
     DRF deep-copies each declared field (re-running its `__init__`) and builds each model
     field from the model's metadata on every instance. A shallow copy is enough for what
     `bind()` sets on a plain field; a child field (`ListField`, `DictField`) is copied too and
-    given its new parent; anything nested deeper is deep-copied
-    as DRF would."""
+    given its new parent; anything nested deeper is deep-copied as DRF would."""
     if isinstance(field, serializers.BaseSerializer) or hasattr(field, "child_relation"):
         return copy.deepcopy(field)
     copied = copy.copy(field)

@@ -13,11 +13,11 @@ the round trip (docs/operations.md).
 import select
 
 from django.db.backends.postgresql import base
-from psycopg import OperationalError, pq
+from psycopg import Connection, OperationalError, pq
 from psycopg_pool import ConnectionPool
 
 
-def check_idle_connection(conn) -> None:
+def check_idle_connection(conn: Connection) -> None:
     """Raise if `conn`, idle in the pool, can no longer be used; a poll of its socket, with
     psycopg's own check only when the server has written to it."""
     if conn.closed or conn.pgconn.status != pq.ConnStatus.OK:
