@@ -48,12 +48,16 @@ class Job(BaseModel):
     )
     timeout = models.PositiveIntegerField(help_text="Time limit of one attempt, in seconds.")
     progress = models.PositiveSmallIntegerField(default=0)
+    # No index of their own: the owner's lead the per-owner indexes below, the schedule's
+    # the one-job-per-firing constraint, and each separate index would be written on every
+    # insert and status change.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="jobs",
+        db_index=False,
     )
     request_id = models.CharField(max_length=128, blank=True)
     worker_name = models.CharField(max_length=200, blank=True)
@@ -64,7 +68,12 @@ class Job(BaseModel):
         null=True, blank=True, help_text="When a delayed or scheduled job was due to run."
     )
     schedule = models.ForeignKey(
-        "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+        "Schedule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        db_index=False,
     )
     cancel_requested = models.BooleanField(
         default=False, help_text="Asked to stop while running; it ends cancelled."
