@@ -25,7 +25,7 @@ from rq.utils import now as rq_now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from apps.core import pubsub
-from apps.jobs import reconcile, runner, schedules
+from apps.jobs import bookkeeping, reconcile, runner, schedules
 from tanka.names import EXIT_HARD_LIMIT
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
@@ -278,28 +278,23 @@ class TankaWorker(SimpleWorker):
             self._job_ended_at = time.monotonic()
 
     def prepare_execution(self, job: Job) -> Execution:
-        """RQ's two preparation round trips (the execution, then the job's start) in one."""
-        with self.connection.pipeline(transaction=False) as pipeline:
-            ttl = self.get_heartbeat_ttl(job)
-            execution = Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name)
-            self.executions[execution.id] = execution
-            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
-            job.prepare_for_execution(self.name, pipeline=pipeline)
-            pipeline.persist(job.key)
-            if len(self.queues) == 1:
-                # On one queue RQ's blocking pop moves the job into the queue's intermediate
-                # list; RQ's own preparation takes it out there, so its maintenance does not
-                # take it for a job stuck between the two.
-                pipeline.lrem(self.queues[0].intermediate_queue_key, 1, job.id)
-            self._beat(ttl, pipeline)
-            pipeline.execute()
+        """RQ's preparation of a job (the execution, the job's start, the worker busy and
+        its heartbeat) in one command (`apps/jobs/bookkeeping.py`)."""
+        # On one queue RQ's blocking pop moves the job into the queue's intermediate list;
+        # RQ's own preparation takes it out there, so its maintenance does not take it for a
+        # job stuck between the two.
+        parked = self.queues[0].intermediate_queue_key if len(self.queues) == 1 else None
+        execution = bookkeeping.start(
+            self, job, ttl=self.get_heartbeat_ttl(job), intermediate_key=parked
+        )
+        self._beaten_at = time.monotonic()
         return execution
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         """RQ's perform_job without what our jobs never use on success (dependencies,
         repeats, callbacks, results: the Job row keeps the result): the bookkeeping of a
-        finished job, and its events, are one round trip. Failures take RQ's own path
-        (retries, the failed registry)."""
+        finished job (`apps/jobs/bookkeeping.py`) and its events are one round trip.
+        Failures take RQ's own path (retries, the failed registry)."""
         with pubsub.batched():
             try:
                 timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
@@ -311,15 +306,11 @@ class TankaWorker(SimpleWorker):
                 return False
             job._status = JobStatus.FINISHED
             with self.connection.pipeline(transaction=False) as pipeline:
-                self.increment_successful_job_count(pipeline=pipeline)
-                self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
-                self.cleanup_execution(job, pipeline=pipeline, execution=execution)
-                pipeline.delete(job.key, job.dependents_key, job.dependencies_key)
-                self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
-                self._beat(None, pipeline)
+                bookkeeping.finish(self, job, execution, pipeline)
                 # The job's events (its outcome) leave with the bookkeeping.
                 pubsub.add_batched(pipeline)
                 pipeline.execute()
+            self._beaten_at = time.monotonic()
         return True
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
