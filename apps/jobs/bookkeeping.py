@@ -19,6 +19,7 @@ from uuid import uuid4
 
 from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp, now, utcformat
 from rq.worker import WorkerStatus
 
@@ -66,6 +67,12 @@ redis.call('EXPIRE', KEYS[5], ARGV[6])
 """
 
 
+def _started_registry_key(job: Job) -> str:
+    """`job.started_job_registry.key`, without building the registry (and resolving its
+    serializer) on every job."""
+    return StartedJobRegistry.key_template.format(job.origin)
+
+
 def start(
     worker: "BaseWorker", job: Job, *, ttl: int, intermediate_key: str | None = None
 ) -> Execution:
@@ -81,7 +88,7 @@ def start(
     keys = [
         execution.key,
         ExecutionRegistry(job.id, job.connection).key,
-        job.started_job_registry.key,
+        _started_registry_key(job),
         execution.worker_executions_key,
         worker.key,
         job.key,
@@ -114,7 +121,7 @@ def finish(worker: "BaseWorker", job: Job, execution: Execution, pipeline: Any) 
     keys = [
         worker.key,
         execution.key,
-        job.started_job_registry.key,
+        _started_registry_key(job),
         ExecutionRegistry(job.id, job.connection).key,
         execution.worker_executions_key,
         job.key,
