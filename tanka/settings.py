@@ -158,6 +158,12 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["ENGINE"] = "apps.core.postgresql"
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", 5)
+    # The statements apps/core/db.py builds once are prepared on first use, per connection
+    # (apps/core/postgresql); the ORM's own never are. Off for a pooler that cannot keep
+    # prepared statements (PgBouncer in transaction mode before 1.21).
+    _db["OPTIONS"].setdefault(
+        "prepare_threshold", 0 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    )
     # A pool pays where threads share connections: the api server (docker/serve.py) asks
     # for one. A psycopg pool holds threads and sockets that must never cross a fork, so
     # other processes (the RQ worker forks its scheduler) keep one persistent connection.

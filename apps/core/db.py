@@ -5,7 +5,8 @@ writes and reads every create and every job makes (a memory and its job row inse
 job's row and its memory read and written by the worker), the compilation and its
 bookkeeping cost more than the statement itself (bench/RESULTS.md). What the ORM would do
 is kept: the same SQL, the same value preparation and conversion. Signals are not sent: use
-these only for models that have no receivers.
+these only for models that have no receivers. On PostgreSQL the server prepares each of these
+statements once per connection (`statement_cursor`).
 """
 
 import functools
@@ -13,8 +14,18 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 M = TypeVar("M", bound=models.Model)
+
+
+def statement_cursor(wrapper: BaseDatabaseWrapper | None = None) -> CursorWrapper:
+    """The cursor for a statement whose text is built once per process: on PostgreSQL one
+    the server prepares (apps/core/postgresql), elsewhere the usual one."""
+    wrapper = wrapper if wrapper is not None else connections[DEFAULT_DB_ALIAS]
+    prepared = getattr(wrapper, "prepared_cursor", None)
+    return prepared() if prepared is not None else wrapper.cursor()
 
 
 @functools.cache
@@ -33,7 +44,7 @@ def insert(instance: M) -> M:
     # The wrapper itself, not the `connection` proxy: each field reads it several times.
     wrapper = connections[DEFAULT_DB_ALIAS]
     params = [field.get_db_prep_save(field.pre_save(instance, True), wrapper) for field in fields]
-    with wrapper.cursor() as cursor:
+    with statement_cursor(wrapper) as cursor:
         cursor.execute(sql, params)
     instance._state.adding = False
     instance._state.db = wrapper.alias
@@ -66,7 +77,7 @@ def get_by_pk(model: type[M], pk: Any, fields: Iterable[str]) -> M | None:
     with `.only()`), or None."""
     read = _read_statement(model, tuple(fields))
     wrapper = connections[DEFAULT_DB_ALIAS]
-    with wrapper.cursor() as cursor:
+    with statement_cursor(wrapper) as cursor:
         cursor.execute(read.sql, [model._meta.pk.get_db_prep_value(pk, wrapper)])
         rows = cursor.fetchall()
     if not rows:
@@ -105,6 +116,6 @@ def update_where(model: type[models.Model], where: dict[str, Any], **values: Any
         f.get_db_prep_value(value, wrapper, prepared=False)
         for f, value in zip(where_fields, where.values(), strict=True)
     ]
-    with wrapper.cursor() as cursor:
+    with statement_cursor(wrapper) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

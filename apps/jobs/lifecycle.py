@@ -28,6 +28,7 @@ from uuid import UUID
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.db import statement_cursor
 from apps.core.pubsub import publish_on_commit
 from apps.jobs.models import FINAL_STATUSES, Job, JobStatus
 
@@ -119,7 +120,7 @@ def _move(
     sql = _update_sql(
         connection.vendor, tuple(columns), len(source), attempt is not None, where_columns
     )
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

@@ -1,11 +1,15 @@
 """The precompiled statements write and read what the ORM would, on SQLite and PostgreSQL
-alike."""
+alike; on PostgreSQL the server prepares them once per connection, and nothing else."""
 
 import uuid
+from collections import Counter
 
 import pytest
+from django.db import connection
 
 from apps.core.db import get_by_pk, insert, update_where
+from apps.jobs import engine, lifecycle
+from apps.jobs.models import Job, JobStatus
 from apps.memories.models import Memory
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +71,44 @@ def test_update_where_changes_only_the_rows_that_match_every_condition(user):
     assert second.tags == []
     # Like QuerySet.update(), auto_now fields keep their value unless given.
     assert first.updated_at == updated_at
+
+
+def prepared_statements() -> Counter[str]:
+    """The statements the server holds prepared for this connection, by their first words."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return Counter(" ".join(row[0].split()[:3]) for row in cursor.fetchall())
+
+
+@pytest.fixture
+def postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+
+
+def test_the_statements_built_once_are_prepared_once_per_connection(user, postgresql):
+    for n in range(3):
+        memory = insert(Memory(owner=user, content=f"memory {n}"))
+        assert get_by_pk(Memory, memory.pk, ("id", "content")).content == f"memory {n}"
+        assert update_where(Memory, {"pk": memory.pk}, content="changed") == 1
+    assert Memory.objects.filter(owner=user, content="changed").count() == 3
+
+    prepared = prepared_statements()
+    assert prepared['INSERT INTO "memories_memory"'] == 1
+    assert prepared['UPDATE "memories_memory" SET'] == 1
+    reads = [text for text in prepared if text.startswith("SELECT")]
+    assert reads and all(prepared[text] == 1 for text in reads)
+    # The ORM's own statements (the count above) stay unprepared.
+    assert not any("COUNT" in text.upper() for text in prepared)
+
+
+def test_a_jobs_row_and_its_moves_are_prepared_statements(user, postgresql, settings):
+    settings.JOBS_MAX_ACTIVE_PER_USER = 0
+    jobs = [engine.enqueue("test", owner=user, delay=60) for _ in range(2)]
+    for job in jobs:
+        assert lifecycle.cancel(job) is not None
+
+    assert Job.objects.filter(status=JobStatus.CANCELLED).count() == 2
+    prepared = prepared_statements()
+    assert prepared['INSERT INTO "jobs_job"'] == 1
+    assert prepared['UPDATE "jobs_job" SET'] == 1
