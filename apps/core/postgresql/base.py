@@ -14,8 +14,9 @@ few statements apps/core/db.py builds once per process.
 """
 
 import select
+from typing import Any
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.db.backends.utils import CursorWrapper
 from psycopg import Connection, OperationalError, pq
 from psycopg_pool import ConnectionPool
@@ -32,7 +33,19 @@ def check_idle_connection(conn: Connection) -> None:
         ConnectionPool.check_connection(conn)
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        # psycopg keeps no query text for the execution of a prepared statement: without
+        # this, DEBUG's query log and captured queries would show None for those.
+        executed = super().last_executed_query(cursor, sql, params)
+        if executed is None and sql:
+            return self.compose_sql(sql, params)
+        return executed
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     @property
     def pool(self) -> ConnectionPool | None:
         pool = super().pool

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.core.db import get_by_pk, insert, update_where
 from apps.jobs import engine, lifecycle
@@ -112,3 +113,13 @@ def test_a_jobs_row_and_its_moves_are_prepared_statements(user, postgresql, sett
     prepared = prepared_statements()
     assert prepared['INSERT INTO "jobs_job"'] == 1
     assert prepared['UPDATE "jobs_job" SET'] == 1
+
+
+def test_a_prepared_statement_still_shows_its_sql_in_the_query_log(user, postgresql):
+    insert(Memory(owner=user, content="first"))
+    with CaptureQueriesContext(connection) as captured:
+        memory = insert(Memory(owner=user, content="logged"))
+
+    [query] = captured.captured_queries
+    assert query["sql"].startswith('INSERT INTO "memories_memory"')
+    assert memory.pk.hex in query["sql"] and "'logged'" in query["sql"]
