@@ -64,6 +64,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         takes a fifth off the writes (bench/RESULTS.md, "Prepared statements")."""
         self.close_if_health_check_failed()
         self.ensure_connection()
+        if self.connection.prepare_threshold is None:
+            # Turned off (DATABASE_PREPARED_STATEMENTS=false): the ORM's own cursor.
+            return self.cursor()
         with self.wrap_database_errors:
             cursor = base.ServerBindingCursor(self.connection)
             # As Django's create_cursor: the connection's time zone, where it differs.

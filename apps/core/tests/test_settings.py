@@ -95,6 +95,27 @@ def test_redis_url_for_db_points_at_the_named_database(url, db, expected):
     assert redis_url_for_db(url, db) == expected
 
 
+@pytest.mark.parametrize(("flag", "threshold"), [(None, "0"), ("true", "0"), ("false", "None")])
+def test_prepared_statements_are_on_unless_turned_off(flag, threshold):
+    """On, the statements built once are prepared on first use; off, none is."""
+    env = {"DATABASE_URL": "postgres://tanka@127.0.0.1:5432/tanka"}
+    if flag is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = flag
+    read = (
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+    )
+    result = subprocess.run(
+        [*MANAGE, "shell", "-c", read],
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == threshold
+
+
 def test_reading_the_settings_creates_no_folder(tmp_path):
     """Folders of local state are made when the app starts, not when settings are read."""
     var = tmp_path / "state"
