@@ -11,7 +11,7 @@ from rq import Queue
 
 from apps.core.redis_clients import queue_redis
 from apps.jobs import schedules
-from apps.jobs.engine import enqueue
+from apps.jobs.engine import QUEUE_UNAVAILABLE, enqueue
 from apps.jobs.models import Job, Schedule
 from apps.jobs.tests import tasks as test_tasks
 
@@ -106,6 +106,26 @@ def test_two_schedulers_racing_for_one_firing_write_one_job(django_capture_on_co
 
     assert (len(fired), again) == (1, [])
     assert Job.objects.count() == 1
+
+
+def test_with_redis_down_every_firing_is_recorded_failed_and_the_scheduler_goes_on(
+    redis_down, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    catching_up = make_schedule(
+        catch_up="all", allow_overlap=True, next_run_at=now - timedelta(seconds=25)
+    )
+    other = make_schedule(name="other", next_run_at=now - timedelta(seconds=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        schedules.fire_due(now, schedules.Report(), downtime=False)
+
+    jobs = list(Job.objects.filter(schedule__in=[catching_up, other]))
+    assert len(jobs) == 4  # three catch-up firings and the other schedule's one
+    assert {(job.status, job.error) for job in jobs} == {("failed", QUEUE_UNAVAILABLE)}
+    for schedule in (catching_up, other):
+        schedule.refresh_from_db()
+        assert schedule.next_run_at > now
 
 
 def test_the_database_refuses_a_second_job_for_one_firing():
