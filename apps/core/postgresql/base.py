@@ -62,11 +62,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
         On the job path's three statements this halves the server's work on the read and
         takes a fifth off the writes (bench/RESULTS.md, "Prepared statements")."""
-        self.close_if_health_check_failed()
-        self.ensure_connection()
-        if self.connection.prepare_threshold is None:
+        if self.settings_dict["OPTIONS"].get("prepare_threshold") is None:
             # Turned off (DATABASE_PREPARED_STATEMENTS=false): the ORM's own cursor.
             return self.cursor()
+        self.close_if_health_check_failed()
+        self.ensure_connection()
         with self.wrap_database_errors:
             cursor = base.ServerBindingCursor(self.connection)
             # As Django's create_cursor: the connection's time zone, where it differs.
