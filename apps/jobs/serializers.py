@@ -1,13 +1,13 @@
 import json
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
 from apps.core.fields import JSONObjectField, StrictBooleanField, StrictFloatField
 from apps.core.serializers import FieldsBuiltOnce
 from apps.jobs.models import Job
 from apps.jobs.tasks import TEST_MAX_DURATION
+from tanka.names import QUEUES
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_DELAY_SECONDS = 24 * 3600
@@ -50,7 +50,7 @@ class JobSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
 class JobTestInputSerializer(FieldsBuiltOnce, serializers.Serializer):
     duration = StrictFloatField(min_value=0, max_value=TEST_MAX_DURATION, default=0)
     fail = StrictBooleanField(default=False)
-    queue = serializers.ChoiceField(choices=[], default="default")
+    queue = serializers.ChoiceField(choices=list(QUEUES), default="default")
     payload = JSONObjectField(default=dict)
     delay = StrictFloatField(
         min_value=0,
@@ -58,10 +58,6 @@ class JobTestInputSerializer(FieldsBuiltOnce, serializers.Serializer):
         default=0,
         help_text="Seconds to wait before the job runs (0: now); the job is `scheduled` meanwhile.",
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["queue"].choices = list(settings.RQ_QUEUES)
 
     def validate_payload(self, value: dict[str, Any]) -> dict[str, Any]:
         size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
