@@ -39,8 +39,9 @@ def test_post_test_job_answers_202_queued_and_the_job_runs(owner_client, user, r
     assert response.status_code == 202
     body = response.json()
     assert body["success"] is True
-    assert body["data"]["status"] == "queued"
+    assert body["data"] == {"job_id": body["data"]["job_id"], "status": "queued"}
     job = Job.objects.get(pk=body["data"]["job_id"])
+    assert body["data"]["job_id"] == str(job.id)
     assert (job.owner, job.status, job.request_id) == (user, "pending", "req-api-1")
 
     run_jobs()
