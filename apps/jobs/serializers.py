@@ -48,6 +48,9 @@ class JobSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
 
 
 class JobTestInputSerializer(FieldsBuiltOnce, serializers.Serializer):
+    """The test job's options, all optional: how long it works, whether it fails, its queue,
+    the payload it returns, and a delay before it runs."""
+
     duration = StrictFloatField(min_value=0, max_value=TEST_MAX_DURATION, default=0)
     fail = StrictBooleanField(default=False)
     queue = serializers.ChoiceField(choices=list(QUEUES), default="default")
@@ -66,6 +69,8 @@ class JobTestInputSerializer(FieldsBuiltOnce, serializers.Serializer):
         return value
 
 
-class JobAcceptedSerializer(FieldsBuiltOnce, serializers.Serializer):
+class JobAcceptedSerializer(serializers.Serializer):
+    """A job accepted: its id, and `queued` (to run now) or `scheduled` (to run later)."""
+
     job_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=["queued", "scheduled"])

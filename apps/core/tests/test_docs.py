@@ -67,6 +67,22 @@ def test_every_api_operation_documents_the_error_envelope(schema):
     }
 
 
+def test_no_component_describes_itself_with_a_shared_base_class_docstring(schema):
+    """A serializer without a docstring of its own is described by its base class's, which
+    speaks of our internals, not of the API."""
+    import inspect
+
+    from apps.core.serializers import FieldsBuiltOnce
+
+    internal = inspect.getdoc(FieldsBuiltOnce)
+    leaked = [
+        name
+        for name, component in schema["components"]["schemas"].items()
+        if component.get("description", "").strip() == internal
+    ]
+    assert leaked == []
+
+
 def test_health_is_documented_unenveloped(schema):
     body = schema["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]
     ref = body["schema"]["$ref"].split("/")[-1]
