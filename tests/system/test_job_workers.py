@@ -38,6 +38,15 @@ def test_worker_runs_jobs_retries_failures_and_logs_each_with_its_request_id(
         timeout=60,
         what="the failing job to fail and the other to complete",
     )
+    # An attempt's end is logged just after its row is written: wait for the last lines.
+    wait_until(
+        lambda: (
+            worker.output().count(f"{failing.id} test failed after") >= 3
+            and f"{passing.id} test completed in" in worker.output()
+        ),
+        timeout=10,
+        what="the last attempts to be logged",
+    )
 
     assert (passing.result, passing.attempts, passing.progress) == ({"n": 1}, 1, 100)
     assert failing.attempts == 3
