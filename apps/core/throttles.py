@@ -288,7 +288,8 @@ def throttle_before_authentication(request: Request, principal: Any) -> None:
 
 class RateLimitHeadersMiddleware:
     """Adds `X-RateLimit-Limit` and `X-RateLimit-Remaining` to every throttled response,
-    from the limit closest to refusing this client."""
+    from the limit closest to refusing this client. A 429 says 0 left, whatever refused it:
+    a cap on what a user holds refuses while the request rates still have room."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -299,5 +300,7 @@ class RateLimitHeadersMiddleware:
         if counted:
             limit, remaining = min(counted, key=lambda value: (value[1], value[0]))
             response["X-RateLimit-Limit"] = str(limit)
-            response["X-RateLimit-Remaining"] = str(remaining)
+            response["X-RateLimit-Remaining"] = (
+                "0" if response.status_code == 429 else str(remaining)
+            )
         return response

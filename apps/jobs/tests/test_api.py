@@ -321,6 +321,9 @@ def test_a_user_at_the_active_job_cap_gets_429_on_start_and_retry(owner_client, 
         assert response.status_code == 429
         assert response.json()["error"]["code"] == "RATE_LIMITED"
         assert response["Retry-After"]
+        # The request rates still have room; the answer says none is left all the same.
+        assert int(response["X-RateLimit-Limit"]) > 0
+        assert response["X-RateLimit-Remaining"] == "0"
     failed.refresh_from_db()
     assert failed.status == "failed"
     Job.objects.filter(status="running").update(status="completed")
