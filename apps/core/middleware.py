@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
-from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
+from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -107,16 +107,13 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
-class NulInQueryString(SuspiciousOperation):
-    """A query parameter (name or value) holding a NUL character."""
-
-
 class QueryStringMiddleware:
     """Refuse a query string no view can use, before any view, throttle or filter reads it:
     more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` parameters (Django raises `TooManyFieldsSent`
-    wherever `request.GET` is first read, which inside DRF was a 500), or a NUL character
-    (PostgreSQL cannot compare text holding one). Under `/api/` the answer is the error
-    envelope naming each parameter; elsewhere Django's own 400.
+    wherever `request.GET` is first read: inside DRF a 500, and outside it under DEBUG too,
+    when the debug page reads the parameters again), or a NUL character (PostgreSQL cannot
+    compare text holding one). The answer is the error envelope naming each parameter, on
+    every path: `/health`, the docs and the admin have no better page for it.
 
     The usual query string is only searched for `&` and `%00`, not parsed: parsing waits for
     a view that reads it."""
@@ -133,8 +130,6 @@ class QueryStringMiddleware:
         try:
             params = request.GET
         except TooManyFieldsSent:
-            if not is_api_path(request.path):
-                raise
             message = f"At most {limit} query parameters are allowed."
             return JsonResponse(error_envelope("VALIDATION_ERROR", message), status=400)
         names = sorted(
@@ -146,8 +141,6 @@ class QueryStringMiddleware:
         )
         if not names:
             return self.get_response(request)
-        if not is_api_path(request.path):
-            raise NulInQueryString("NUL character in the query string")
         details = [{"field": name, "message": NUL_MESSAGE} for name in names]
         return JsonResponse(
             error_envelope("VALIDATION_ERROR", f"{names[0]}: {NUL_MESSAGE}", details), status=400
