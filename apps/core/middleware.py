@@ -10,12 +10,12 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
-from django.core.exceptions import TooManyFieldsSent
+from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 from apps.core import pubsub, redis_clients
-from apps.core.envelope import error_envelope
+from apps.core.envelope import STATUS_CODES, error_envelope
 from apps.core.logging import request_id_var, user_id_var
 from apps.core.parsers import NUL_MESSAGE
 
@@ -54,6 +54,8 @@ class RequestContextMiddleware:
         try:
             with pubsub.batched(writes=True):
                 response = self.get_response(request)
+            if response.status_code >= 400 and is_api_path(request.path):
+                response = enveloped(request, response)
             elapsed = time.perf_counter() - started
             response["X-Request-ID"] = request_id
             response["X-Process-Time"] = f"{elapsed:.6f}"
@@ -79,6 +81,29 @@ class RequestContextMiddleware:
             request_id_var.reset(id_token)
             user_id_var.reset(user_token)
             redis_clients.request_finished(redis_token)
+
+
+def enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """An error under `/api/` that Django answered itself, outside any view of ours, in the
+    error envelope with the same status and headers: a Host header outside `ALLOWED_HOSTS`
+    is refused by Django's own 400 page (under DEBUG, its technical page) before any view."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        return response
+    status = response.status_code
+    if status >= 500:
+        code, message = "INTERNAL_ERROR", "An internal error occurred."
+    else:
+        code, message = STATUS_CODES.get(status, "VALIDATION_ERROR"), "The request was refused."
+    if status == 400:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            message = "The Host header names a host this server does not answer for."
+    answer = JsonResponse(error_envelope(code, message), status=status)
+    for name, value in response.items():
+        if name.lower() not in ("content-type", "content-length"):
+            answer[name] = value
+    return answer
 
 
 class BodySizeLimitMiddleware:

@@ -36,6 +36,29 @@ def test_unknown_api_path_is_404_json_even_in_debug(api_client, settings):
     assert_error(api_client.get("/api/v1/missing", HTTP_ACCEPT="text/html"), 404, "NOT_FOUND")
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_host_header_outside_allowed_hosts_is_a_400_envelope_under_the_api(
+    api_client, settings, debug
+):
+    # Django refuses it before any view, with its own HTML page (under DEBUG, a traceback).
+    settings.DEBUG = debug
+    response = api_client.get(
+        "/api/v1/info", HTTP_HOST="evil.example", HTTP_ORIGIN="http://localhost:3000"
+    )
+
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert "Host header" in error["message"]
+    assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "Traceback" not in response.content.decode()
+
+
+def test_a_host_header_outside_allowed_hosts_is_django_s_own_400_outside_the_api(client):
+    response = client.get("/health/live", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+
+
 def test_wrong_method_is_405(api_client):
     assert_error(api_client.delete("/api/v1/info"), 405, "METHOD_NOT_ALLOWED")
 
