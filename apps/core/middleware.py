@@ -1,6 +1,7 @@
 """Request plumbing (docs/api.md, "Headers"): request ids, timing, the access log, the body
 limit, and the error envelope for failures that happen outside DRF's views."""
 
+import io
 import logging
 import re
 import time
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
 from django.core.exceptions import DisallowedHost, TooManyFieldsSent
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -107,29 +109,50 @@ def enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse a body over `MAX_REQUEST_BODY_BYTES` before anything reads it.
+    """Refuse a body over `MAX_REQUEST_BODY_BYTES` before anything reads it, and take in a
+    body sent without a length (`Transfer-Encoding: chunked`).
 
     DRF's parsers read the stream directly, so Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check
-    (done only by `request.body`) never fires for JSON bodies.
+    (done only by `request.body`) never fires for JSON bodies. Django reads a body of no
+    declared length as empty, so a chunked request lost its body without a word: it is read
+    here, up to one byte past the limit, and given its length.
     """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        declared = request.META.get("CONTENT_LENGTH")
+        if declared:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = 0
+        elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            length = take_unsized_body(request, limit)
+        else:
             length = 0
-        if length > settings.MAX_REQUEST_BODY_BYTES:
+        if length > limit:
             return JsonResponse(
                 error_envelope(
-                    "PAYLOAD_TOO_LARGE",
-                    f"The request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes.",
+                    "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes."
                 ),
                 status=413,
             )
         return self.get_response(request)
+
+
+def take_unsized_body(request: HttpRequest, limit: int) -> int:
+    """Read a body sent without `Content-Length` and hand it on as one of that length; past
+    `limit` it is left unread, and its length is only known to be over the limit."""
+    environ = getattr(request, "environ", None)
+    source = environ.get("wsgi.input") if environ else None
+    body = (source or request._stream).read(limit + 1)
+    if len(body) <= limit:
+        request._stream = LimitedStream(io.BytesIO(body), len(body))
+        request.META["CONTENT_LENGTH"] = str(len(body))
+    return len(body)
 
 
 class QueryStringMiddleware:

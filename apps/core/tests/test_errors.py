@@ -1,6 +1,7 @@
 """Every failure under /api/ wears the error envelope (docs/api.md, "Errors"); outside /api/
 a browser gets the HTML error pages of templates/."""
 
+import io
 import json
 import logging
 
@@ -94,6 +95,39 @@ def test_body_at_the_limit_is_accepted(api_client, settings):
     settings.MAX_REQUEST_BODY_BYTES = len(body)
     response = api_client.post("/api/v1/test/echo", data=body, content_type="application/json")
     assert response.status_code == 201
+
+
+def post_chunked(client, path: str, body: bytes):
+    """A POST whose body comes with no `Content-Length`, as `Transfer-Encoding: chunked`
+    sends it (the server hands the app the body's stream, ending where the body ends)."""
+    return client.generic(
+        "POST",
+        path,
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+
+
+def test_a_chunked_body_is_read_like_any_other(api_client):
+    response = post_chunked(api_client, "/api/v1/test/echo", b'{"name": "chunked"}')
+
+    assert response.status_code == 201
+    assert response.json()["data"] == {"name": "chunked"}
+
+
+def test_a_chunked_body_over_the_limit_is_413(api_client, settings):
+    settings.MAX_REQUEST_BODY_BYTES = 1000
+    body = json.dumps({"name": "x" * 2000}).encode()
+
+    assert_error(post_chunked(api_client, "/api/v1/test/echo", body), 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_chunked_body_at_the_limit_is_accepted(api_client, settings):
+    body = b'{"name": "ok"}'
+    settings.MAX_REQUEST_BODY_BYTES = len(body)
+
+    assert post_chunked(api_client, "/api/v1/test/echo", body).status_code == 201
 
 
 def test_validation_error_names_each_field_with_dotted_paths(api_client):
