@@ -65,6 +65,3 @@ urlpatterns = [
     re_path(r"^admin$", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),
 ]
-
-handler404 = "apps.core.views.handler404"
-handler500 = "apps.core.views.handler500"

@@ -22,11 +22,12 @@ from apps.core.logging import request_id_var, user_id_var
 from apps.core.parsers import NUL_MESSAGE
 
 access_logger = logging.getLogger("tanka.access")
-error_logger = logging.getLogger("tanka.errors")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 Handler = Callable[[HttpRequest], HttpResponse]
+
+NOT_FOUND_MESSAGE = "No such path."
 
 
 def is_api_path(path: str) -> bool:
@@ -86,14 +87,18 @@ class RequestContextMiddleware:
 
 
 def enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """An error under `/api/` that Django answered itself, outside any view of ours, in the
-    error envelope with the same status and headers: a Host header outside `ALLOWED_HOSTS`
-    is refused by Django's own 400 page (under DEBUG, its technical page) before any view."""
+    """An error under `/api/` that Django answered itself, in the error envelope with the same
+    status and headers. Django's own pages (its 404 and 500 handlers', and under DEBUG its
+    technical pages) answer an `Http404` from a plain view, an exception raised in a
+    middleware, and a Host header outside `ALLOWED_HOSTS`, refused before any view; under
+    DEBUG no handler of ours would be asked, so the answer is changed here, on its way out."""
     if response.get("Content-Type", "").startswith("application/json"):
         return response
     status = response.status_code
     if status >= 500:
         code, message = "INTERNAL_ERROR", "An internal error occurred."
+    elif status == 404:
+        code, message = "NOT_FOUND", NOT_FOUND_MESSAGE
     else:
         code, message = STATUS_CODES.get(status, "VALIDATION_ERROR"), "The request was refused."
     if status == 400:
@@ -192,25 +197,6 @@ class QueryStringMiddleware:
         details = [{"field": name, "message": NUL_MESSAGE} for name in names]
         return JsonResponse(
             error_envelope("VALIDATION_ERROR", f"{names[0]}: {NUL_MESSAGE}", details), status=400
-        )
-
-
-class ApiErrorMiddleware:
-    """Innermost: an exception that escapes a non-DRF view under `/api/` still gets the
-    error envelope (DRF views have their own handler)."""
-
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_api_path(request.path):
-            return None
-        error_logger.error("unhandled exception on %s", request.path, exc_info=exception)
-        return JsonResponse(
-            error_envelope("INTERNAL_ERROR", "An internal error occurred."), status=500
         )
 
 

@@ -1,9 +1,8 @@
-"""Views of the plumbing itself: the `/api/` catch-all and Django's error handlers."""
+"""Views of the plumbing itself: the `/api/` catch-all and the API's root."""
 
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -12,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.envelope import error_envelope
-from apps.core.middleware import is_api_path
+from apps.core.middleware import NOT_FOUND_MESSAGE
 
 AUTH_ACTIONS = ("register", "login", "refresh", "logout")
 
@@ -21,7 +20,7 @@ AUTH_ACTIONS = ("register", "login", "refresh", "logout")
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Any unknown path under `/api/`, any method: the 404 envelope, in DEBUG too. A plain
     view, so the browsable API's breadcrumbs do not list it."""
-    return JsonResponse(error_envelope("NOT_FOUND", "No such path."), status=404)
+    return JsonResponse(error_envelope("NOT_FOUND", NOT_FOUND_MESSAGE), status=404)
 
 
 class ApiRootView(APIView):
@@ -46,17 +45,3 @@ class ApiRootView(APIView):
                 "docs": request.build_absolute_uri("/docs"),
             }
         )
-
-
-def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if is_api_path(request.path):
-        return JsonResponse(error_envelope("NOT_FOUND", "No such path."), status=404)
-    return defaults.page_not_found(request, exception)
-
-
-def handler500(request: HttpRequest) -> HttpResponse:
-    if is_api_path(request.path):
-        return JsonResponse(
-            error_envelope("INTERNAL_ERROR", "An internal error occurred."), status=500
-        )
-    return defaults.server_error(request)

@@ -159,10 +159,29 @@ def test_crashing_view_is_internal_error_without_traceback(api_client, caplog):
     assert any(record.exc_info for record in caplog.records), "the traceback goes to the log"
 
 
-def test_crashing_plain_django_view_is_enveloped_too(api_client):
-    response = api_client.get("/api/v1/test/django-crash")
-    assert_error(response, 500, "INTERNAL_ERROR")
-    assert "secret" not in response.content.decode()
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_crashing_plain_django_view_is_enveloped_too(api_client, settings, debug, caplog):
+    settings.DEBUG = debug
+    api_client.raise_request_exception = False
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = api_client.get("/api/v1/test/django-crash", HTTP_ACCEPT="text/html")
+
+    error = assert_error(response, 500, "INTERNAL_ERROR")
+    assert error["message"] == "An internal error occurred."
+    raw = response.content.decode()
+    assert "secret" not in raw and "Traceback" not in raw and "RuntimeError" not in raw
+    assert any(record.exc_info for record in caplog.records), "the traceback goes to the log"
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_404_raised_by_a_plain_django_view_is_enveloped(api_client, settings, debug):
+    # Django answers it with its own page (under DEBUG its technical one), not a handler of ours.
+    settings.DEBUG = debug
+    response = api_client.get("/api/v1/test/django-not-found", HTTP_ACCEPT="text/html")
+
+    error = assert_error(response, 404, "NOT_FOUND")
+    assert error["message"] == "No such path."
+    assert "says a plain Django view" not in response.content.decode()
 
 
 def test_unknown_page_outside_the_api_is_the_html_404_page(client):

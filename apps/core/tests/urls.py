@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -22,6 +22,10 @@ class Crash(APIView):
 
 def django_crash(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("plain Django view crashed with secret-token")
+
+
+def django_not_found(request: HttpRequest) -> HttpResponse:
+    raise Http404("nothing here, says a plain Django view")
 
 
 class Numbers(APIView):
@@ -59,6 +63,7 @@ class Private(APIView):
 urlpatterns: list[Any] = [
     re_path(r"^api/v1/test/crash/?$", Crash.as_view()),
     re_path(r"^api/v1/test/django-crash/?$", django_crash),
+    re_path(r"^api/v1/test/django-not-found/?$", django_not_found),
     re_path(r"^test/django-crash/?$", django_crash),
     re_path(r"^api/v1/test/numbers/?$", Numbers.as_view()),
     re_path(r"^api/v1/test/echo/?$", Echo.as_view()),
